@@ -1,0 +1,21 @@
+//! Quayside's registry domain: the rules of shared/SPEC.md with no I/O.
+//!
+//! - [`names`]: names and digests that validate on construction;
+//! - [`model`]: the entities;
+//! - [`rules`]: pure rules (labels, clamps, policies, history events);
+//! - [`store`]: the storage trait the server implements for SQLite and PostgreSQL;
+//! - [`service`]: the service layer every surface calls.
+//!
+//! This crate builds for wasm32 (the UI uses its types) and depends on neither tokio nor sqlx.
+
+pub mod error;
+pub mod model;
+pub mod names;
+pub mod rules;
+pub mod service;
+pub mod store;
+
+pub use error::{Error, Result};
+pub use model::*;
+pub use names::{Digest, LabelKey, NameError, NamespaceName, RepoPath, RepositoryName, TagName};
+pub use service::{Caller, Clock, Config, FixedClock, HistoryParams, Registry, SystemClock};

@@ -1,0 +1,644 @@
+//! The service layer: every rule of SPEC §2–3 applied in one place. The UI's server functions,
+//! `/api/v1` and `/v2` call these methods and only translate their inputs and results.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+
+use serde_json::json;
+
+use crate::error::{Error, Result};
+use crate::model::*;
+use crate::names::{Digest, NamespaceName, RepoPath, TagName};
+use crate::rules::{self, LabelEffects, TagPattern};
+use crate::store::*;
+
+/// Where time comes from; tests fix it.
+pub trait Clock: Send + Sync + 'static {
+    fn now_ms(&self) -> Millis;
+}
+
+/// The wall clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> Millis {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as Millis)
+    }
+}
+
+/// A clock that stands still until moved.
+#[derive(Debug, Default)]
+pub struct FixedClock(AtomicI64);
+
+impl FixedClock {
+    pub fn new(now_ms: Millis) -> Self {
+        Self(AtomicI64::new(now_ms))
+    }
+    pub fn set(&self, now_ms: Millis) {
+        self.0.store(now_ms, Ordering::SeqCst);
+    }
+    pub fn advance(&self, ms: Millis) {
+        self.0.fetch_add(ms, Ordering::SeqCst);
+    }
+}
+
+impl Clock for FixedClock {
+    fn now_ms(&self) -> Millis {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// Operator settings that change rules (SPEC calls them config switches).
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Allow an expiration on an immutable tag and immutability on a tag with an expiration.
+    pub allow_expiration_on_immutable: bool,
+    /// Reserved label prefixes added by the operator.
+    pub extra_reserved_label_prefixes: Vec<String>,
+    /// The time machine windows namespaces may choose, in seconds.
+    pub time_machine_choices_s: Vec<i64>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            allow_expiration_on_immutable: false,
+            extra_reserved_label_prefixes: Vec::new(),
+            time_machine_choices_s: TIME_MACHINE_CHOICES_S.to_vec(),
+        }
+    }
+}
+
+/// Who calls, and from where (recorded in the audit log).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub principal: Principal,
+    pub address: Option<String>,
+}
+
+impl Caller {
+    pub fn admin() -> Self {
+        Self { principal: Principal::Admin, address: None }
+    }
+    pub fn anonymous() -> Self {
+        Self { principal: Principal::Anonymous, address: None }
+    }
+}
+
+/// How a tag is pointed at a manifest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Retarget {
+    /// A push: the manifest was just stored.
+    Push,
+    /// Create or move: the manifest must be available (SPEC §2.3).
+    Move,
+    /// Restore: any stored manifest; the new row has `reversion` (SPEC §2.5).
+    Restore,
+}
+
+/// Raw history listing parameters, as a URL gives them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HistoryParams {
+    pub page: Option<i64>,
+    pub limit: Option<i64>,
+    pub only_active: bool,
+    pub specific_tag: Option<String>,
+    /// `like:TEXT` or `eq:NAME`.
+    pub filter: Option<String>,
+}
+
+/// The registry service. Cheap to clone; build it once at start-up.
+#[derive(Clone)]
+pub struct Registry {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    config: Arc<Config>,
+}
+
+/// A repository resolved for a write: the transaction holds its lock.
+struct Locked {
+    tx: Box<dyn Tx>,
+    repo: Repository,
+    now: Millis,
+}
+
+impl Registry {
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: Config) -> Self {
+        Self { store, clock, config: Arc::new(config) }
+    }
+
+    pub fn now_ms(&self) -> Millis {
+        self.clock.now_ms()
+    }
+
+    /// The store behind the service (to build another service on it, e.g. with another clock).
+    pub fn store(&self) -> Arc<dyn Store> {
+        self.store.clone()
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub async fn ping(&self) -> Result<()> {
+        self.store.ping().await
+    }
+
+    // ---- permissions -------------------------------------------------------------------------
+
+    /// The caller's role on a repository. Users and grants arrive with accounts (issue #5); until
+    /// then the built-in admin has every role and others may read public repositories.
+    fn role(&self, caller: &Caller, repo: &Repository) -> Option<Role> {
+        match &caller.principal {
+            Principal::Admin => Some(Role::Admin),
+            Principal::Anonymous | Principal::User(_) => (repo.visibility == Visibility::Public).then_some(Role::Read),
+        }
+    }
+
+    fn authorize(&self, caller: &Caller, repo: &Repository, needed: Role) -> Result<()> {
+        match self.role(caller, repo) {
+            Some(r) if r >= needed => Ok(()),
+            // A private repository is not revealed to someone who cannot read it.
+            None if caller.principal == Principal::Anonymous => Err(Error::Unauthorized),
+            None => Err(Error::not_found(format!("Repository '{}' not found", repo.path))),
+            Some(_) => Err(Error::Forbidden(format!("You need {} permission on {}", role_name(needed), repo.path))),
+        }
+    }
+
+    fn authorize_namespace_admin(&self, caller: &Caller) -> Result<()> {
+        match caller.principal {
+            Principal::Admin => Ok(()),
+            Principal::Anonymous => Err(Error::Unauthorized),
+            Principal::User(_) => Err(Error::Forbidden("You need admin permission on the namespace".into())),
+        }
+    }
+
+    async fn readable(&self, caller: &Caller, path: &RepoPath) -> Result<Repository> {
+        let repo = self.store.repository(path).await?.ok_or_else(|| repo_not_found(path))?;
+        self.authorize(caller, &repo, Role::Read)?;
+        Ok(repo)
+    }
+
+    /// Opens a transaction, locks the repository and checks the caller may change it.
+    async fn lock(&self, caller: &Caller, path: &RepoPath, needed: Role) -> Result<Locked> {
+        let mut tx = self.store.begin().await?;
+        let repo = tx.repository(path).await?.ok_or_else(|| repo_not_found(path))?;
+        self.authorize(caller, &repo, needed)?;
+        if repo.state != RepoState::Normal {
+            return Err(Error::ReadOnly);
+        }
+        tx.lock_repository(repo.id).await?;
+        Ok(Locked { tx, repo, now: self.clock.now_ms() })
+    }
+
+    fn audit(&self, caller: &Caller, repo: &Repository, action: &'static str, mut data: serde_json::Value, now: Millis) -> NewAudit {
+        if let Some(obj) = data.as_object_mut() {
+            obj.insert("namespace".into(), json!(repo.path.namespace.as_str()));
+            obj.insert("repo".into(), json!(repo.path.name.as_str()));
+        }
+        NewAudit {
+            namespace_id: Some(repo.namespace_id),
+            repository_id: Some(repo.id),
+            actor: caller.principal.actor_name(),
+            address: caller.address.clone(),
+            action,
+            data,
+            created_ms: now,
+        }
+    }
+
+    // ---- namespaces and repositories ---------------------------------------------------------
+
+    /// Creates the repository (and its namespace when new). Refuses an existing one.
+    pub async fn create_repository(&self, caller: &Caller, path: &RepoPath, visibility: Visibility, description: &str) -> Result<Repository> {
+        self.authorize_namespace_admin(caller)?;
+        let now = self.clock.now_ms();
+        let mut tx = self.store.begin().await?;
+        if tx.repository(path).await?.is_some() {
+            return Err(Error::Conflict(format!("Repository '{path}' already exists")));
+        }
+        let ns = match tx.namespace(&path.namespace).await? {
+            Some(ns) => ns,
+            None => tx.insert_namespace(&path.namespace, DEFAULT_TIME_MACHINE_S, now).await?,
+        };
+        let repo = tx.insert_repository(ns.id, path, visibility, description, now).await?;
+        let audit = self.audit(caller, &repo, "create_repo", json!({ "visibility": visibility.as_str() }), now);
+        tx.insert_audit(&audit).await?;
+        tx.commit().await?;
+        Ok(repo)
+    }
+
+    pub async fn repository(&self, caller: &Caller, path: &RepoPath) -> Result<Repository> {
+        self.readable(caller, path).await
+    }
+
+    /// Lists the repositories the caller may read.
+    pub async fn list_repositories(&self, caller: &Caller, mut q: RepositoryQuery) -> Result<Page<RepositorySummary>> {
+        q.page = q.page.max(1);
+        q.limit = q.limit.clamp(1, 100);
+        let mut page = self.store.list_repositories(&q, self.clock.now_ms()).await?;
+        if caller.principal != Principal::Admin {
+            page.items.retain(|r| r.visibility == Visibility::Public);
+        }
+        Ok(page)
+    }
+
+    pub async fn set_repository_state(&self, caller: &Caller, path: &RepoPath, state: RepoState) -> Result<()> {
+        let now = self.clock.now_ms();
+        let mut tx = self.store.begin().await?;
+        let repo = tx.repository(path).await?.ok_or_else(|| repo_not_found(path))?;
+        self.authorize(caller, &repo, Role::Admin)?;
+        tx.set_repository_state(repo.id, state).await?;
+        let audit = self.audit(caller, &repo, "change_repo_state", json!({ "state_changed": state.as_str() }), now);
+        tx.insert_audit(&audit).await?;
+        tx.commit().await
+    }
+
+    /// Sets how long ended tag rows stay restorable (SPEC §1: one of the configured windows).
+    pub async fn set_time_machine(&self, caller: &Caller, namespace: &NamespaceName, seconds: i64) -> Result<()> {
+        self.authorize_namespace_admin(caller)?;
+        if !self.config.time_machine_choices_s.contains(&seconds) {
+            return Err(Error::invalid(format!(
+                "Invalid time machine window: {seconds}s (allowed: {})",
+                self.config.time_machine_choices_s.iter().map(|s| format!("{s}s")).collect::<Vec<_>>().join(", ")
+            )));
+        }
+        let mut tx = self.store.begin().await?;
+        let ns = tx.namespace(namespace).await?.ok_or_else(|| Error::not_found(format!("Namespace '{namespace}' not found")))?;
+        tx.set_time_machine(ns.id, seconds).await?;
+        tx.insert_audit(&NewAudit {
+            namespace_id: Some(ns.id),
+            repository_id: None,
+            actor: caller.principal.actor_name(),
+            address: caller.address.clone(),
+            action: "change_tag_expiration_window",
+            data: json!({ "namespace": namespace.as_str(), "old": ns.time_machine_s, "new": seconds }),
+            created_ms: self.clock.now_ms(),
+        })
+        .await?;
+        tx.commit().await
+    }
+
+    // ---- reading tags --------------------------------------------------------------------------
+
+    /// The tag history (SPEC §2.2), newest first, with filters and paging.
+    pub async fn tag_history(&self, caller: &Caller, path: &RepoPath, p: &HistoryParams) -> Result<Page<TagView>> {
+        let repo = self.readable(caller, path).await?;
+        let q = HistoryQuery {
+            only_active: p.only_active,
+            specific_tag: p.specific_tag.clone().filter(|s| !s.is_empty()),
+            name_filter: parse_name_filter(p.filter.as_deref())?,
+            page: p.page.unwrap_or(1).clamp(1, u32::MAX as i64) as u32,
+            limit: p.limit.unwrap_or(50).clamp(1, 100) as u32,
+        };
+        self.store.tag_history(repo.id, &q, self.clock.now_ms()).await
+    }
+
+    pub async fn manifest(&self, caller: &Caller, path: &RepoPath, digest: &Digest) -> Result<(Manifest, Vec<u8>)> {
+        let repo = self.readable(caller, path).await?;
+        let m = self.store.manifest_by_digest(repo.id, digest).await?.ok_or_else(|| manifest_not_found(digest))?;
+        let bytes = self.store.manifest_bytes(m.id).await?;
+        Ok((m, bytes))
+    }
+
+    pub async fn audit_log(&self, caller: &Caller, path: &RepoPath, page: u32, limit: u32) -> Result<Page<AuditEntry>> {
+        let repo = self.readable(caller, path).await?;
+        self.store.audit_log(repo.id, page.max(1), limit.clamp(1, 100)).await
+    }
+
+    // ---- manifests and tags ----------------------------------------------------------------
+
+    /// Stores a manifest (a push) and, when `tag` is given, points the tag at it through the same
+    /// path as every other retarget. Child manifests of an index must already be stored.
+    pub async fn put_manifest(&self, caller: &Caller, path: &RepoPath, new: NewManifest, tag: Option<&TagName>) -> Result<Manifest> {
+        let Locked { mut tx, repo, now } = self.lock(caller, path, Role::Write).await?;
+        let manifest = match tx.manifest_by_digest(repo.id, &new.digest).await? {
+            Some(m) => m,
+            None => {
+                let mut child_ids = Vec::with_capacity(new.children.len());
+                for child in &new.children {
+                    let c = tx.manifest_by_digest(repo.id, child).await?.ok_or_else(|| manifest_not_found(child))?;
+                    child_ids.push(c.id);
+                }
+                let m = tx.insert_manifest(repo.id, &new, &child_ids, now).await?;
+                for (key, value) in &new.config_labels {
+                    let media_type = rules::infer_media_type(value).to_owned();
+                    let label = NewLabel { manifest_id: m.id, key: key.clone(), value: value.clone(), media_type, source_type: LabelSource::Manifest };
+                    tx.insert_label(&label, now).await?;
+                }
+                m
+            }
+        };
+        if let Some(tag) = tag {
+            self.retarget(&mut *tx, caller, &repo, tag, &manifest, Retarget::Push, now).await?;
+        }
+        let audit = self.audit(caller, &repo, "push_repo", json!({ "tag": tag.map(TagName::as_str), "manifest_digest": manifest.digest }), now);
+        tx.insert_audit(&audit).await?;
+        tx.commit().await?;
+        Ok(manifest)
+    }
+
+    /// Creates or moves a tag to a manifest that is available in the repository (SPEC §2.3).
+    pub async fn set_tag(&self, caller: &Caller, path: &RepoPath, tag: &TagName, digest: &Digest) -> Result<Tag> {
+        self.retarget_tx(caller, path, tag, digest, Retarget::Move).await
+    }
+
+    /// Restores a tag to any manifest still stored in the repository (SPEC §2.5).
+    pub async fn restore_tag(&self, caller: &Caller, path: &RepoPath, tag: &TagName, digest: &Digest) -> Result<Tag> {
+        self.retarget_tx(caller, path, tag, digest, Retarget::Restore).await
+    }
+
+    async fn retarget_tx(&self, caller: &Caller, path: &RepoPath, tag: &TagName, digest: &Digest, how: Retarget) -> Result<Tag> {
+        let Locked { mut tx, repo, now } = self.lock(caller, path, Role::Write).await?;
+        let manifest = tx.manifest_by_digest(repo.id, digest).await?.ok_or_else(|| manifest_not_found(digest))?;
+        if how == Retarget::Move && !tx.manifest_available(repo.id, manifest.id, now).await? {
+            return Err(manifest_not_found(digest));
+        }
+        let row = self.retarget(&mut *tx, caller, &repo, tag, &manifest, how, now).await?;
+        tx.commit().await?;
+        Ok(row)
+    }
+
+    /// Closes the alive row (if any) and inserts the new one: the single way a tag changes target.
+    #[allow(clippy::too_many_arguments)]
+    async fn retarget(&self, tx: &mut dyn Tx, caller: &Caller, repo: &Repository, tag: &TagName, manifest: &Manifest, how: Retarget, now: Millis) -> Result<Tag> {
+        let alive = tx.alive_tag(repo.id, tag.as_str(), now).await?;
+        if let Some(a) = alive.as_ref().filter(|a| a.immutable) {
+            return Err(Error::TagImmutable(format!("Cannot overwrite immutable tag '{}'", a.name)));
+        }
+        let fx = self.label_effects(tx, manifest).await?;
+        let immutable = fx.immutable || self.policy_marks(tx, repo, tag.as_str()).await?;
+        let end_ms = match fx.expires_after_ms {
+            Some(_) if immutable && !self.config.allow_expiration_on_immutable => None,
+            Some(d) => Some(now.saturating_add(d)),
+            None => None,
+        };
+        if let Some(a) = &alive {
+            tx.set_tag_end(a.id, Some(now)).await?;
+        }
+        let row = tx
+            .insert_tag(&NewTag {
+                repository_id: repo.id,
+                name: tag.as_str().to_owned(),
+                manifest_id: manifest.id,
+                start_ms: now,
+                end_ms,
+                reversion: how == Retarget::Restore,
+                immutable,
+                hidden: false,
+            })
+            .await?;
+        let action = match (how, &alive) {
+            (Retarget::Restore, _) => "revert_tag",
+            (_, Some(_)) => "move_tag",
+            (_, None) => "create_tag",
+        };
+        let mut data = json!({ "tag": tag.as_str(), "manifest_digest": manifest.digest });
+        if let Some(a) = &alive {
+            data["original_manifest_digest"] = json!(a.manifest_digest);
+        }
+        let audit = self.audit(caller, repo, action, data, now);
+        tx.insert_audit(&audit).await?;
+        Ok(row)
+    }
+
+    /// The label-driven behaviour of a manifest (SPEC §2.8); for an index, what all children ask.
+    async fn label_effects(&self, tx: &mut dyn Tx, manifest: &Manifest) -> Result<LabelEffects> {
+        if manifest.is_index() {
+            let children = tx.manifest_children(manifest.id).await?;
+            let mut fx = Vec::with_capacity(children.len());
+            for c in &children {
+                let labels = tx.labels(c.id).await?;
+                fx.push(LabelEffects::from_labels(labels.iter().map(|l| (l.key.as_str(), l.value.as_str()))));
+            }
+            Ok(LabelEffects::all_of(&fx))
+        } else {
+            let labels = tx.labels(manifest.id).await?;
+            Ok(LabelEffects::from_labels(labels.iter().map(|l| (l.key.as_str(), l.value.as_str()))))
+        }
+    }
+
+    /// Whether a namespace or repository policy marks this tag name immutable.
+    async fn policy_marks(&self, tx: &mut dyn Tx, repo: &Repository, name: &str) -> Result<bool> {
+        for p in tx.policies(repo.namespace_id, Some(repo.id)).await? {
+            // Stored patterns were checked when saved; one that no longer compiles marks nothing.
+            if let Ok(pattern) = TagPattern::parse(&p.pattern) {
+                if rules::policy_applies(&pattern, p.matches_immutable, name) {
+                    return Ok(true);
+                }
+            }
+        }
+        Ok(false)
+    }
+
+    /// Ends the alive row now (SPEC §2.4).
+    pub async fn delete_tag(&self, caller: &Caller, path: &RepoPath, tag: &TagName) -> Result<()> {
+        let Locked { mut tx, repo, now } = self.lock(caller, path, Role::Write).await?;
+        let alive = tx.alive_tag(repo.id, tag.as_str(), now).await?.ok_or_else(|| tag_not_found(tag))?;
+        if alive.immutable {
+            return Err(Error::TagImmutable(format!("Cannot delete immutable tag '{tag}'")));
+        }
+        tx.set_tag_end(alive.id, Some(now)).await?;
+        let audit = self.audit(caller, &repo, "delete_tag", json!({ "tag": tag.as_str(), "manifest_digest": alive.manifest_digest }), now);
+        tx.insert_audit(&audit).await?;
+        tx.commit().await
+    }
+
+    /// Ends every alive tag on a manifest; all-or-nothing when one is immutable (SPEC §2.9).
+    pub async fn delete_manifest_tags(&self, caller: &Caller, path: &RepoPath, digest: &Digest) -> Result<usize> {
+        let Locked { mut tx, repo, now } = self.lock(caller, path, Role::Write).await?;
+        let m = tx.manifest_by_digest(repo.id, digest).await?.ok_or_else(|| manifest_not_found(digest))?;
+        let tags = tx.alive_tags_on_manifest(repo.id, m.id, now).await?;
+        if let Some(t) = tags.iter().find(|t| t.immutable) {
+            return Err(Error::TagImmutable(format!("Cannot delete immutable tag '{}'", t.name)));
+        }
+        for t in &tags {
+            tx.set_tag_end(t.id, Some(now)).await?;
+            let audit = self.audit(caller, &repo, "delete_tag", json!({ "tag": t.name, "manifest_digest": digest }), now);
+            tx.insert_audit(&audit).await?;
+        }
+        tx.commit().await?;
+        Ok(tags.len())
+    }
+
+    /// Sets (seconds since epoch) or clears the expiration of an alive tag (SPEC §2.7).
+    pub async fn set_expiration(&self, caller: &Caller, path: &RepoPath, tag: &TagName, expiration_s: Option<i64>) -> Result<Tag> {
+        let Locked { mut tx, repo, now } = self.lock(caller, path, Role::Write).await?;
+        let mut alive = tx.alive_tag(repo.id, tag.as_str(), now).await?.ok_or_else(|| tag_not_found(tag))?;
+        let new_end = match expiration_s {
+            None => None,
+            Some(s) => {
+                let requested = s.checked_mul(1000).ok_or_else(|| Error::invalid("Invalid expiration date"))?;
+                if requested <= now {
+                    return Err(Error::invalid("Expiration date must be in the future"));
+                }
+                if alive.immutable && !self.config.allow_expiration_on_immutable {
+                    return Err(Error::invalid(format!("Cannot set expiration on immutable tag '{tag}'")));
+                }
+                Some(rules::clamp_expiration(alive.lifetime_start_ms, requested))
+            }
+        };
+        if alive.lifetime_end_ms.is_none() && new_end.is_none() {
+            return Ok(alive);
+        }
+        tx.set_tag_end(alive.id, new_end).await?;
+        let data = json!({ "tag": tag.as_str(), "old_expiration_ms": alive.lifetime_end_ms, "expiration_ms": new_end });
+        let audit = self.audit(caller, &repo, "change_tag_expiration", data, now);
+        tx.insert_audit(&audit).await?;
+        tx.commit().await?;
+        alive.lifetime_end_ms = new_end;
+        Ok(alive)
+    }
+
+    /// Locks (write) or unlocks (admin) an alive tag (SPEC §2.9).
+    pub async fn set_immutable(&self, caller: &Caller, path: &RepoPath, tag: &TagName, immutable: bool) -> Result<Tag> {
+        let Locked { mut tx, repo, now } = self.lock(caller, path, Role::Write).await?;
+        let mut alive = tx.alive_tag(repo.id, tag.as_str(), now).await?.ok_or_else(|| tag_not_found(tag))?;
+        if alive.immutable == immutable {
+            return Ok(alive);
+        }
+        if !immutable {
+            self.authorize(caller, &repo, Role::Admin)?;
+        }
+        if immutable && alive.lifetime_end_ms.is_some() && !self.config.allow_expiration_on_immutable {
+            return Err(Error::invalid(format!("Cannot make tag '{tag}' immutable: it has expiration set")));
+        }
+        tx.set_tag_immutable(alive.id, immutable).await?;
+        let data = json!({ "tag": tag.as_str(), "old_immutable": alive.immutable, "immutable": immutable });
+        let audit = self.audit(caller, &repo, "change_tag_immutability", data, now);
+        tx.insert_audit(&audit).await?;
+        tx.commit().await?;
+        alive.immutable = immutable;
+        Ok(alive)
+    }
+
+    // ---- labels -------------------------------------------------------------------------------
+
+    pub async fn labels(&self, caller: &Caller, path: &RepoPath, digest: &Digest, key_prefix: Option<&str>) -> Result<Vec<Label>> {
+        let repo = self.readable(caller, path).await?;
+        let m = self.store.manifest_by_digest(repo.id, digest).await?.ok_or_else(|| manifest_not_found(digest))?;
+        self.store.labels(m.id, key_prefix.filter(|p| !p.is_empty())).await
+    }
+
+    pub async fn label(&self, caller: &Caller, path: &RepoPath, digest: &Digest, label_id: &str) -> Result<Label> {
+        let repo = self.readable(caller, path).await?;
+        let m = self.store.manifest_by_digest(repo.id, digest).await?.ok_or_else(|| manifest_not_found(digest))?;
+        let labels = self.store.labels(m.id, None).await?;
+        labels.into_iter().find(|l| l.id == label_id).ok_or_else(label_not_found)
+    }
+
+    /// Adds a user label (SPEC §3.1–3.3). A `quay.expires-after` label added later moves the end of
+    /// every alive tag on the manifest to `start + duration` (SPEC §2.8).
+    pub async fn add_label(&self, caller: &Caller, path: &RepoPath, digest: &Digest, key: &str, value: &str, media_type: Option<&str>) -> Result<Label> {
+        let (key, media_type) = rules::check_user_label(key, value, media_type, &self.config.extra_reserved_label_prefixes)?;
+        let Locked { mut tx, repo, now } = self.lock(caller, path, Role::Write).await?;
+        let m = tx.manifest_by_digest(repo.id, digest).await?.ok_or_else(|| manifest_not_found(digest))?;
+        let label = tx
+            .insert_label(&NewLabel { manifest_id: m.id, key: key.to_string(), value: value.to_owned(), media_type, source_type: LabelSource::Api }, now)
+            .await?;
+        if key.as_str() == rules::LABEL_EXPIRES_AFTER {
+            if let Some(d) = rules::parse_expires_after(value) {
+                for t in tx.alive_tags_on_manifest(repo.id, m.id, now).await? {
+                    if !t.immutable || self.config.allow_expiration_on_immutable {
+                        tx.set_tag_end(t.id, Some(t.lifetime_start_ms.saturating_add(d))).await?;
+                    }
+                }
+            }
+        }
+        let data = json!({ "id": label.id, "key": label.key, "value": label.value, "manifest_digest": digest });
+        let audit = self.audit(caller, &repo, "manifest_label_add", data, now);
+        tx.insert_audit(&audit).await?;
+        tx.commit().await?;
+        Ok(label)
+    }
+
+    /// Deletes a label; only `api` labels may go (SPEC §3.4).
+    pub async fn delete_label(&self, caller: &Caller, path: &RepoPath, digest: &Digest, label_id: &str) -> Result<Label> {
+        let Locked { mut tx, repo, now } = self.lock(caller, path, Role::Write).await?;
+        let m = tx.manifest_by_digest(repo.id, digest).await?.ok_or_else(|| manifest_not_found(digest))?;
+        let label = tx.label(m.id, label_id).await?.ok_or_else(label_not_found)?;
+        if label.source_type != LabelSource::Api {
+            return Err(Error::invalid("Cannot delete immutable label"));
+        }
+        tx.delete_label(&label.id).await?;
+        let data = json!({ "id": label.id, "key": label.key, "value": label.value, "manifest_digest": digest });
+        let audit = self.audit(caller, &repo, "manifest_label_delete", data, now);
+        tx.insert_audit(&audit).await?;
+        tx.commit().await?;
+        Ok(label)
+    }
+
+    // ---- immutability policies ----------------------------------------------------------------
+
+    /// Adds a policy to a repository and marks the alive tags it covers immutable, clearing their
+    /// expiration (SPEC §2.9).
+    pub async fn add_repository_policy(&self, caller: &Caller, path: &RepoPath, pattern: &str, matches_immutable: bool) -> Result<ImmutabilityPolicy> {
+        let compiled = TagPattern::parse(pattern)?;
+        let Locked { mut tx, repo, now } = self.lock(caller, path, Role::Admin).await?;
+        let policy = tx.insert_policy(repo.namespace_id, Some(repo.id), pattern, matches_immutable).await?;
+        for t in tx.alive_tags(repo.id, now).await? {
+            if !t.immutable && rules::policy_applies(&compiled, matches_immutable, &t.name) {
+                tx.set_tag_immutable(t.id, true).await?;
+                if t.lifetime_end_ms.is_some() && !self.config.allow_expiration_on_immutable {
+                    tx.set_tag_end(t.id, None).await?;
+                }
+            }
+        }
+        let data = json!({ "policy_id": policy.id, "tag_pattern": pattern, "tag_pattern_matches": matches_immutable });
+        let audit = self.audit(caller, &repo, "create_immutability_policy", data, now);
+        tx.insert_audit(&audit).await?;
+        tx.commit().await?;
+        Ok(policy)
+    }
+
+    /// Deletes a policy; tags it marked stay immutable.
+    pub async fn delete_repository_policy(&self, caller: &Caller, path: &RepoPath, policy_id: &str) -> Result<()> {
+        let Locked { mut tx, repo, now } = self.lock(caller, path, Role::Admin).await?;
+        let owned = tx.policies(repo.namespace_id, Some(repo.id)).await?.into_iter().any(|p| p.id == policy_id && p.repository_id == Some(repo.id));
+        if !owned || !tx.delete_policy(policy_id).await? {
+            return Err(Error::not_found("Immutability policy not found"));
+        }
+        let audit = self.audit(caller, &repo, "delete_immutability_policy", json!({ "policy_id": policy_id }), now);
+        tx.insert_audit(&audit).await?;
+        tx.commit().await
+    }
+}
+
+/// Parses a history name filter (SPEC §2.2): `like:TEXT` or `eq:NAME`; no `:` is an error; an
+/// unknown operation is ignored.
+pub fn parse_name_filter(filter: Option<&str>) -> Result<Option<NameFilter>> {
+    let Some(f) = filter.filter(|f| !f.is_empty()) else { return Ok(None) };
+    let (op, arg) = f.split_once(':').ok_or_else(|| Error::invalid(format!("Invalid filter: {f} (expected like:TEXT or eq:NAME)")))?;
+    Ok(match op {
+        "like" => Some(NameFilter::Like(arg.to_owned())),
+        "eq" => Some(NameFilter::Eq(arg.to_owned())),
+        _ => None,
+    })
+}
+
+fn role_name(r: Role) -> &'static str {
+    match r {
+        Role::Read => "read",
+        Role::Write => "write",
+        Role::Admin => "admin",
+    }
+}
+
+fn repo_not_found(path: &RepoPath) -> Error {
+    Error::not_found(format!("Repository '{path}' not found"))
+}
+
+fn manifest_not_found(digest: &Digest) -> Error {
+    Error::not_found(format!("Manifest '{digest}' not found"))
+}
+
+fn tag_not_found(tag: &TagName) -> Error {
+    Error::not_found(format!("Tag '{tag}' not found"))
+}
+
+fn label_not_found() -> Error {
+    Error::not_found("Label not found")
+}

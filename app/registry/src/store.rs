@@ -1,0 +1,116 @@
+//! The storage trait: what the service layer needs from a database, and nothing of how.
+//!
+//! Reads that pages make go through [`Store`]. Every change goes through a [`Tx`] from
+//! [`Store::begin`]: the service reads, decides and writes inside one transaction and commits, so a
+//! refused or failed operation leaves nothing half-written. Implementations map their own errors
+//! into [`Error`](crate::Error) (not found → `NotFound`, anything unexpected → logged + `Storage`).
+
+use async_trait::async_trait;
+
+use crate::error::Result;
+use crate::model::*;
+use crate::names::{Digest, NamespaceName, RepoPath};
+
+/// Filters of the tag history listing (SPEC §2.2).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HistoryQuery {
+    pub only_active: bool,
+    /// Exact tag name (`specificTag`).
+    pub specific_tag: Option<String>,
+    pub name_filter: Option<NameFilter>,
+    /// 1-based.
+    pub page: u32,
+    /// 1..=100.
+    pub limit: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NameFilter {
+    /// Case-insensitive substring.
+    Like(String),
+    /// Exact name.
+    Eq(String),
+}
+
+/// Filters of the repository list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RepositoryQuery {
+    pub namespace: Option<String>,
+    /// Case-insensitive substring of `namespace/name`.
+    pub filter: Option<String>,
+    pub page: u32,
+    pub limit: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewTag {
+    pub repository_id: i64,
+    pub name: String,
+    pub manifest_id: i64,
+    pub start_ms: Millis,
+    pub end_ms: Option<Millis>,
+    pub reversion: bool,
+    pub immutable: bool,
+    pub hidden: bool,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Starts a transaction. Writes are serialized per repository by [`Tx::lock_repository`].
+    async fn begin(&self) -> Result<Box<dyn Tx>>;
+
+    /// Answers when the database answers (for health checks).
+    async fn ping(&self) -> Result<()>;
+
+    async fn repository(&self, path: &RepoPath) -> Result<Option<Repository>>;
+    async fn list_repositories(&self, q: &RepositoryQuery, now: Millis) -> Result<Page<RepositorySummary>>;
+    async fn tag_history(&self, repository_id: i64, q: &HistoryQuery, now: Millis) -> Result<Page<TagView>>;
+    async fn manifest_bytes(&self, manifest_id: i64) -> Result<Vec<u8>>;
+    async fn manifest_by_digest(&self, repository_id: i64, digest: &Digest) -> Result<Option<Manifest>>;
+    async fn labels(&self, manifest_id: i64, key_prefix: Option<&str>) -> Result<Vec<Label>>;
+    async fn audit_log(&self, repository_id: i64, page: u32, limit: u32) -> Result<Page<AuditEntry>>;
+}
+
+/// One open transaction. Dropping it without [`Tx::commit`] rolls back.
+#[async_trait]
+pub trait Tx: Send {
+    async fn commit(self: Box<Self>) -> Result<()>;
+
+    /// Takes the repository's write lock until the transaction ends (PostgreSQL: row lock;
+    /// SQLite: writes are already serialized by the single writer connection).
+    async fn lock_repository(&mut self, repository_id: i64) -> Result<()>;
+
+    async fn namespace(&mut self, name: &NamespaceName) -> Result<Option<Namespace>>;
+    async fn insert_namespace(&mut self, name: &NamespaceName, time_machine_s: i64, now: Millis) -> Result<Namespace>;
+    async fn set_time_machine(&mut self, namespace_id: i64, seconds: i64) -> Result<()>;
+
+    async fn repository(&mut self, path: &RepoPath) -> Result<Option<Repository>>;
+    async fn insert_repository(&mut self, namespace_id: i64, path: &RepoPath, visibility: Visibility, description: &str, now: Millis) -> Result<Repository>;
+    async fn set_repository_state(&mut self, repository_id: i64, state: RepoState) -> Result<()>;
+
+    async fn manifest_by_digest(&mut self, repository_id: i64, digest: &Digest) -> Result<Option<Manifest>>;
+    /// Inserts the manifest row with its bytes and child links; the caller checked it is new.
+    async fn insert_manifest(&mut self, repository_id: i64, m: &NewManifest, child_ids: &[i64], now: Millis) -> Result<Manifest>;
+    async fn manifest_children(&mut self, manifest_id: i64) -> Result<Vec<Manifest>>;
+    /// Pointed at by an alive tag, or a child of an index that is.
+    async fn manifest_available(&mut self, repository_id: i64, manifest_id: i64, now: Millis) -> Result<bool>;
+
+    async fn alive_tag(&mut self, repository_id: i64, name: &str, now: Millis) -> Result<Option<Tag>>;
+    async fn alive_tags(&mut self, repository_id: i64, now: Millis) -> Result<Vec<Tag>>;
+    async fn alive_tags_on_manifest(&mut self, repository_id: i64, manifest_id: i64, now: Millis) -> Result<Vec<Tag>>;
+    async fn insert_tag(&mut self, t: &NewTag) -> Result<Tag>;
+    async fn set_tag_end(&mut self, tag_id: i64, end_ms: Option<Millis>) -> Result<()>;
+    async fn set_tag_immutable(&mut self, tag_id: i64, immutable: bool) -> Result<()>;
+
+    async fn labels(&mut self, manifest_id: i64) -> Result<Vec<Label>>;
+    async fn label(&mut self, manifest_id: i64, label_id: &str) -> Result<Option<Label>>;
+    async fn insert_label(&mut self, l: &NewLabel, now: Millis) -> Result<Label>;
+    async fn delete_label(&mut self, label_id: &str) -> Result<()>;
+
+    /// The namespace's policies and the repository's own.
+    async fn policies(&mut self, namespace_id: i64, repository_id: Option<i64>) -> Result<Vec<ImmutabilityPolicy>>;
+    async fn insert_policy(&mut self, namespace_id: i64, repository_id: Option<i64>, pattern: &str, matches_immutable: bool) -> Result<ImmutabilityPolicy>;
+    async fn delete_policy(&mut self, policy_id: &str) -> Result<bool>;
+
+    async fn insert_audit(&mut self, a: &NewAudit) -> Result<()>;
+}

@@ -1,0 +1,46 @@
+//! Server functions: thin adapters from the UI to the registry service. Reads are GET functions
+//! with stable URLs under `/rpc`; the rules live in `registry::service`.
+
+use leptos::prelude::*;
+use leptos::server_fn::codec::GetUrl;
+use registry::{Millis, Page, RepositorySummary};
+use serde::{Deserialize, Serialize};
+
+use crate::error::AppError;
+
+/// Repositories per page in the list.
+pub const REPOSITORY_PAGE_SIZE: u32 = 25;
+
+/// One page of the repository list, with the server's clock for relative times.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RepositoryList {
+    pub page: Page<RepositorySummary>,
+    pub now_ms: Millis,
+}
+
+#[cfg(feature = "ssr")]
+mod server {
+    use super::AppError;
+    use leptos::prelude::use_context;
+    use registry::{Caller, Registry};
+
+    /// The service and the caller of the current request.
+    pub fn context() -> Result<(Registry, Caller), AppError> {
+        let registry = use_context::<Registry>().ok_or_else(|| AppError::Transport("registry service missing from context".into()))?;
+        // Accounts arrive with issue #5; until then the UI acts as the built-in admin.
+        Ok((registry, Caller::admin()))
+    }
+}
+
+#[server(prefix = "/rpc", endpoint = "repositories", input = GetUrl)]
+pub async fn list_repositories(filter: Option<String>, page: Option<u32>) -> Result<RepositoryList, AppError> {
+    let (registry, caller) = server::context()?;
+    let q = registry::store::RepositoryQuery {
+        namespace: None,
+        filter: filter.filter(|f| !f.trim().is_empty()).map(|f| f.trim().to_owned()),
+        page: page.unwrap_or(1),
+        limit: REPOSITORY_PAGE_SIZE,
+    };
+    let page = registry.list_repositories(&caller, q).await?;
+    Ok(RepositoryList { page, now_ms: registry.now_ms() })
+}

@@ -1,0 +1,143 @@
+//! `/` and `/repository/`: the repositories, with filter and paging in the URL.
+
+use leptos::prelude::*;
+use leptos_router::components::Form;
+use leptos_router::hooks::{use_navigate, use_query_map};
+use leptos_router::NavigateOptions;
+
+use crate::api::{list_repositories, RepositoryList};
+use crate::components::time::Time;
+
+/// The list URL for a filter and page.
+fn list_href(filter: &str, page: u32) -> String {
+    let mut href = String::from("/repository/");
+    let mut sep = '?';
+    if !filter.is_empty() {
+        href.push_str(&format!("?q={}", urlencode(filter)));
+        sep = '&';
+    }
+    if page > 1 {
+        href.push_str(&format!("{sep}page={page}"));
+    }
+    href
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[component]
+pub fn RepositoriesPage() -> impl IntoView {
+    let query = use_query_map();
+    let filter = Memo::new(move |_| query.read().get("q").unwrap_or_default());
+    let page = Memo::new(move |_| query.read().get("page").and_then(|p| p.parse::<u32>().ok()).unwrap_or(1).max(1));
+    let repos = Resource::new(move || (filter.get(), page.get()), |(f, p)| list_repositories(Some(f), Some(p)));
+
+    // Effects run only in the browser: this attribute says the page is hydrated and interactive.
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
+
+    let navigate = use_navigate();
+    let on_input = move |ev: leptos::ev::Event| {
+        let value = event_target_value(&ev);
+        navigate(&list_href(value.trim(), 1), NavigateOptions { replace: true, scroll: false, ..Default::default() });
+    };
+
+    view! {
+        <section class="page" data-hydrated=move || hydrated.get().to_string()>
+            <header class="page-head">
+                <h1>"Repositories"</h1>
+            </header>
+            <Form method="GET" action="/repository/" attr:class="filter" attr:role="search">
+                <label for="repo-filter" class="visually-hidden">"Filter repositories"</label>
+                <input
+                    id="repo-filter"
+                    type="search"
+                    name="q"
+                    placeholder="Filter by namespace or name"
+                    autocomplete="off"
+                    prop:value=move || filter.get()
+                    on:input=on_input
+                />
+                <button type="submit">"Filter"</button>
+            </Form>
+            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match repos.await {
+                        Ok(list) => view! { <RepositoryTable list filter=filter.get_untracked() /> }.into_any(),
+                        Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+#[component]
+fn RepositoryTable(list: RepositoryList, filter: String) -> impl IntoView {
+    let RepositoryList { page, now_ms } = list;
+    if page.items.is_empty() {
+        let message = if filter.is_empty() {
+            "No repositories yet. Push an image, or run `quayside demo` to see some."
+        } else {
+            "No repository matches this filter."
+        };
+        return view! { <p class="empty">{message}</p> }.into_any();
+    }
+    let prev = (page.page > 1).then(|| list_href(&filter, page.page - 1));
+    let next = page.has_additional.then(|| list_href(&filter, page.page + 1));
+    let rows = page
+        .items
+        .into_iter()
+        .map(|r| {
+            let visibility = r.visibility.as_str();
+            view! {
+                <tr>
+                    <td class="repo-name">
+                        <span class="ns">{r.path.namespace.to_string()}"/"</span>
+                        <strong>{r.path.name.to_string()}</strong>
+                    </td>
+                    <td><span class=format!("badge {visibility}")>{visibility}</span></td>
+                    <td class="num">{r.tag_count}</td>
+                    <td><Time ms=r.last_modified_ms now_ms /></td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <table class="grid" id="repositories">
+            <thead>
+                <tr>
+                    <th scope="col">"Repository"</th>
+                    <th scope="col">"Visibility"</th>
+                    <th scope="col" class="num">"Tags"</th>
+                    <th scope="col">"Last modified"</th>
+                </tr>
+            </thead>
+            <tbody>{rows}</tbody>
+        </table>
+        <nav class="pager" aria-label="Pages">
+            {prev.map(|href| view! { <a href=href rel="prev">"← Previous"</a> })}
+            <span class="muted">"Page " {page.page}</span>
+            {next.map(|href| view! { <a href=href rel="next">"Next →"</a> })}
+        </nav>
+    }
+    .into_any()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::list_href;
+
+    #[test]
+    fn hrefs_keep_filter_and_page() {
+        assert_eq!(list_href("", 1), "/repository/");
+        assert_eq!(list_href("acme web", 2), "/repository/?q=acme%20web&page=2");
+        assert_eq!(list_href("", 3), "/repository/?page=3");
+    }
+}

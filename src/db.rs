@@ -1,0 +1,655 @@
+//! The registry store on sqlx: one implementation of [`registry::store::Store`] for SQLite and
+//! PostgreSQL, chosen at runtime from the database URL.
+//!
+//! The SQL is written once in the dialect both accept (`$N` parameters, `RETURNING`, partial
+//! indexes); the few differences are in [`Backend`]. Each backend has its own migrations directory
+//! with the same version numbers. SQLite gets a single writer connection (writes are serialized,
+//! readers run beside it in WAL mode); PostgreSQL serializes writes per repository with a row lock.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use registry::store::*;
+use registry::*;
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{Any, AnyPool, Executor, Row, Transaction};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Why the database could not be opened: one line for the operator, never sent to a client.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("unsupported database URL (expected sqlite://… or postgres://…): {0}")]
+    Scheme(String),
+    #[error("cannot connect to the database: {0}")]
+    Connect(sqlx::Error),
+    #[error("cannot migrate the database: {0}")]
+    Migrate(sqlx::migrate::MigrateError),
+}
+
+#[derive(Clone)]
+pub struct SqlStore {
+    backend: Backend,
+    read: AnyPool,
+    write: AnyPool,
+}
+
+/// Logs a database error where it happens and hands the domain its generic error.
+fn db_err(e: sqlx::Error) -> Error {
+    tracing::error!(error = %e, "database error");
+    Error::Storage
+}
+
+/// A stored value that breaks the schema's promises (a row the domain cannot read).
+fn corrupt(what: &str) -> Error {
+    tracing::error!(what, "database holds a value the domain rejects");
+    Error::Storage
+}
+
+impl SqlStore {
+    /// Connects and migrates. `url` is `sqlite://PATH` or `postgres://…`.
+    pub async fn open(url: &str) -> Result<Self, OpenError> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            return Err(OpenError::Scheme(url.split(':').next().unwrap_or_default().to_owned()));
+        };
+        let options = sqlx::any::AnyConnectOptions::from_str(url).map_err(OpenError::Connect)?;
+        let pool = |max: u32| {
+            AnyPoolOptions::new()
+                .max_connections(max)
+                .acquire_timeout(Duration::from_secs(30))
+                .after_connect(move |conn, _| {
+                    Box::pin(async move {
+                        if backend == Backend::Sqlite {
+                            for pragma in ["PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL", "PRAGMA foreign_keys = ON", "PRAGMA busy_timeout = 10000"] {
+                                conn.execute(pragma).await?;
+                            }
+                        }
+                        Ok(())
+                    })
+                })
+        };
+        let (read, write) = match backend {
+            Backend::Sqlite => {
+                let write = pool(1).connect_with(options.clone()).await.map_err(OpenError::Connect)?;
+                let read = pool(8).connect_with(options).await.map_err(OpenError::Connect)?;
+                (read, write)
+            }
+            Backend::Postgres => {
+                let p = pool(16).connect_with(options).await.map_err(OpenError::Connect)?;
+                (p.clone(), p)
+            }
+        };
+        let store = Self { backend, read, write };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    pub async fn migrate(&self) -> Result<(), OpenError> {
+        let migrator = match self.backend {
+            Backend::Sqlite => sqlx::migrate!("migrations/sqlite"),
+            Backend::Postgres => sqlx::migrate!("migrations/postgres"),
+        };
+        migrator.run(&self.write).await.map_err(OpenError::Migrate)
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub async fn close(&self) {
+        self.write.close().await;
+        self.read.close().await;
+    }
+}
+
+// ---- row mapping ---------------------------------------------------------------------------
+
+const REPO_COLUMNS: &str = "r.id, r.namespace_id, n.name AS ns, r.name, r.visibility, r.state, r.description";
+
+fn repository_from(row: &AnyRow) -> Result<Repository> {
+    let ns: String = row.try_get("ns").map_err(db_err)?;
+    let name: String = row.try_get("name").map_err(db_err)?;
+    let visibility: String = row.try_get("visibility").map_err(db_err)?;
+    let state: String = row.try_get("state").map_err(db_err)?;
+    Ok(Repository {
+        id: row.try_get("id").map_err(db_err)?,
+        namespace_id: row.try_get("namespace_id").map_err(db_err)?,
+        path: RepoPath::parse(&format!("{ns}/{name}")).map_err(|_| corrupt("repository name"))?,
+        visibility: Visibility::parse(&visibility).ok_or_else(|| corrupt("visibility"))?,
+        state: RepoState::parse(&state).ok_or_else(|| corrupt("state"))?,
+        description: row.try_get("description").map_err(db_err)?,
+    })
+}
+
+const MANIFEST_COLUMNS: &str = "m.id, m.repository_id, m.digest, m.media_type, m.config_media_type, m.layers_compressed_size, m.created_ms";
+
+fn manifest_from(row: &AnyRow) -> Result<Manifest> {
+    let digest: String = row.try_get("digest").map_err(db_err)?;
+    Ok(Manifest {
+        id: row.try_get("id").map_err(db_err)?,
+        repository_id: row.try_get("repository_id").map_err(db_err)?,
+        digest: Digest::parse(&digest).map_err(|_| corrupt("manifest digest"))?,
+        media_type: row.try_get("media_type").map_err(db_err)?,
+        config_media_type: row.try_get("config_media_type").map_err(db_err)?,
+        layers_compressed_size: row.try_get("layers_compressed_size").map_err(db_err)?,
+        created_ms: row.try_get("created_ms").map_err(db_err)?,
+    })
+}
+
+const TAG_COLUMNS: &str = "t.id, t.repository_id, t.name, t.manifest_id, m.digest, t.lifetime_start_ms, t.lifetime_end_ms, \
+     t.reversion, t.immutable, t.hidden, m.media_type, m.layers_compressed_size";
+const TAG_FROM: &str = "FROM tag t JOIN manifest m ON m.id = t.manifest_id";
+const ALIVE: &str = "NOT t.hidden AND (t.lifetime_end_ms IS NULL OR t.lifetime_end_ms > $2)";
+
+fn tag_from(row: &AnyRow) -> Result<Tag> {
+    let digest: String = row.try_get("digest").map_err(db_err)?;
+    Ok(Tag {
+        id: row.try_get("id").map_err(db_err)?,
+        repository_id: row.try_get("repository_id").map_err(db_err)?,
+        name: row.try_get("name").map_err(db_err)?,
+        manifest_id: row.try_get("manifest_id").map_err(db_err)?,
+        manifest_digest: Digest::parse(&digest).map_err(|_| corrupt("manifest digest"))?,
+        lifetime_start_ms: row.try_get("lifetime_start_ms").map_err(db_err)?,
+        lifetime_end_ms: row.try_get("lifetime_end_ms").map_err(db_err)?,
+        reversion: flag(row, "reversion")?,
+        immutable: flag(row, "immutable")?,
+        hidden: flag(row, "hidden")?,
+    })
+}
+
+fn tag_view_from(row: &AnyRow) -> Result<TagView> {
+    let size: Option<i64> = row.try_get("layers_compressed_size").map_err(db_err)?;
+    Ok(TagView {
+        tag: tag_from(row)?,
+        manifest_media_type: row.try_get("media_type").map_err(db_err)?,
+        is_manifest_list: size.is_none(),
+        size,
+    })
+}
+
+fn label_from(row: &AnyRow) -> Result<Label> {
+    let source: String = row.try_get("source_type").map_err(db_err)?;
+    Ok(Label {
+        id: row.try_get("id").map_err(db_err)?,
+        key: row.try_get("key").map_err(db_err)?,
+        value: row.try_get("value").map_err(db_err)?,
+        media_type: row.try_get("media_type").map_err(db_err)?,
+        source_type: LabelSource::parse(&source).ok_or_else(|| corrupt("label source"))?,
+    })
+}
+
+fn policy_from(row: &AnyRow) -> Result<ImmutabilityPolicy> {
+    Ok(ImmutabilityPolicy {
+        id: row.try_get("id").map_err(db_err)?,
+        namespace_id: row.try_get("namespace_id").map_err(db_err)?,
+        repository_id: row.try_get("repository_id").map_err(db_err)?,
+        pattern: row.try_get("pattern").map_err(db_err)?,
+        matches_immutable: flag(row, "matches_immutable")?,
+    })
+}
+
+/// A boolean column: PostgreSQL `BOOLEAN`, SQLite 0/1 `INTEGER`.
+fn flag(row: &AnyRow, column: &str) -> Result<bool> {
+    match row.try_get::<bool, _>(column) {
+        Ok(b) => Ok(b),
+        Err(_) => row.try_get::<i64, _>(column).map(|v| v != 0).map_err(db_err),
+    }
+}
+
+/// `%text%` for a case-insensitive `LIKE … ESCAPE '\'`.
+fn like_pattern(text: &str) -> String {
+    let mut p = String::with_capacity(text.len() + 2);
+    p.push('%');
+    for c in text.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(c);
+    }
+    p.push('%');
+    p
+}
+
+fn page_of<T>(mut items: Vec<T>, page: u32, limit: u32) -> Page<T> {
+    let has_additional = items.len() > limit as usize;
+    items.truncate(limit as usize);
+    Page { items, page, has_additional }
+}
+
+fn offset(page: u32, limit: u32) -> i64 {
+    (i64::from(page.max(1)) - 1) * i64::from(limit)
+}
+
+// ---- the store ---------------------------------------------------------------------------------
+
+#[async_trait]
+impl Store for SqlStore {
+    async fn begin(&self) -> Result<Box<dyn Tx>> {
+        let tx = self.write.begin().await.map_err(db_err)?;
+        Ok(Box::new(SqlTx { backend: self.backend, tx }))
+    }
+
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.read).await.map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn repository(&self, path: &RepoPath) -> Result<Option<Repository>> {
+        let sql = format!("SELECT {REPO_COLUMNS} FROM repository r JOIN namespace n ON n.id = r.namespace_id WHERE n.name = $1 AND r.name = $2");
+        let row = sqlx::query(&sql).bind(path.namespace.as_str()).bind(path.name.as_str()).fetch_optional(&self.read).await.map_err(db_err)?;
+        row.as_ref().map(repository_from).transpose()
+    }
+
+    async fn list_repositories(&self, q: &RepositoryQuery, now: Millis) -> Result<Page<RepositorySummary>> {
+        let sql = "SELECT n.name AS ns, r.name, r.visibility, r.state, \
+                (SELECT COUNT(*) FROM tag t WHERE t.repository_id = r.id AND NOT t.hidden \
+                    AND (t.lifetime_end_ms IS NULL OR t.lifetime_end_ms > $1)) AS tag_count, \
+                COALESCE((SELECT MAX(t.lifetime_start_ms) FROM tag t WHERE t.repository_id = r.id), r.created_ms) AS last_modified \
+            FROM repository r JOIN namespace n ON n.id = r.namespace_id \
+            WHERE ($2 IS NULL OR n.name = $2) AND ($3 IS NULL OR LOWER(n.name || '/' || r.name) LIKE $3 ESCAPE '\\') \
+            ORDER BY n.name, r.name LIMIT $4 OFFSET $5";
+        let rows = sqlx::query(sql)
+            .bind(now)
+            .bind(q.namespace.clone())
+            .bind(q.filter.as_deref().filter(|f| !f.is_empty()).map(like_pattern))
+            .bind(i64::from(q.limit) + 1)
+            .bind(offset(q.page, q.limit))
+            .fetch_all(&self.read)
+            .await
+            .map_err(db_err)?;
+        let items = rows
+            .iter()
+            .map(|row| {
+                let ns: String = row.try_get("ns").map_err(db_err)?;
+                let name: String = row.try_get("name").map_err(db_err)?;
+                let visibility: String = row.try_get("visibility").map_err(db_err)?;
+                let state: String = row.try_get("state").map_err(db_err)?;
+                Ok(RepositorySummary {
+                    path: RepoPath::parse(&format!("{ns}/{name}")).map_err(|_| corrupt("repository name"))?,
+                    visibility: Visibility::parse(&visibility).ok_or_else(|| corrupt("visibility"))?,
+                    state: RepoState::parse(&state).ok_or_else(|| corrupt("state"))?,
+                    tag_count: row.try_get("tag_count").map_err(db_err)?,
+                    last_modified_ms: row.try_get("last_modified").map_err(db_err)?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(page_of(items, q.page, q.limit))
+    }
+
+    async fn tag_history(&self, repository_id: i64, q: &HistoryQuery, now: Millis) -> Result<Page<TagView>> {
+        let (like, eq) = match &q.name_filter {
+            Some(NameFilter::Like(s)) => (Some(like_pattern(s)), None),
+            Some(NameFilter::Eq(s)) => (None, Some(s.clone())),
+            None => (None, None),
+        };
+        let sql = format!(
+            "SELECT {TAG_COLUMNS} {TAG_FROM} WHERE t.repository_id = $1 AND NOT t.hidden \
+             AND (NOT $3 OR t.lifetime_end_ms IS NULL OR t.lifetime_end_ms > $2) \
+             AND ($4 IS NULL OR t.name = $4) AND ($5 IS NULL OR LOWER(t.name) LIKE $5 ESCAPE '\\') AND ($6 IS NULL OR t.name = $6) \
+             ORDER BY t.lifetime_start_ms DESC, t.name ASC, t.id DESC LIMIT $7 OFFSET $8"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(repository_id)
+            .bind(now)
+            .bind(q.only_active)
+            .bind(q.specific_tag.clone())
+            .bind(like)
+            .bind(eq)
+            .bind(i64::from(q.limit) + 1)
+            .bind(offset(q.page, q.limit))
+            .fetch_all(&self.read)
+            .await
+            .map_err(db_err)?;
+        let items = rows.iter().map(tag_view_from).collect::<Result<Vec<_>>>()?;
+        Ok(page_of(items, q.page, q.limit))
+    }
+
+    async fn manifest_bytes(&self, manifest_id: i64) -> Result<Vec<u8>> {
+        let row = sqlx::query("SELECT bytes FROM manifest WHERE id = $1").bind(manifest_id).fetch_one(&self.read).await.map_err(db_err)?;
+        row.try_get("bytes").map_err(db_err)
+    }
+
+    async fn manifest_by_digest(&self, repository_id: i64, digest: &Digest) -> Result<Option<Manifest>> {
+        let sql = format!("SELECT {MANIFEST_COLUMNS} FROM manifest m WHERE m.repository_id = $1 AND m.digest = $2");
+        let row = sqlx::query(&sql).bind(repository_id).bind(digest.as_str()).fetch_optional(&self.read).await.map_err(db_err)?;
+        row.as_ref().map(manifest_from).transpose()
+    }
+
+    async fn labels(&self, manifest_id: i64, key_prefix: Option<&str>) -> Result<Vec<Label>> {
+        let rows = sqlx::query(
+            "SELECT id, key, value, media_type, source_type FROM label WHERE manifest_id = $1 \
+             AND ($2 IS NULL OR LOWER(key) LIKE $2 ESCAPE '\\') ORDER BY created_ms, key, id",
+        )
+        .bind(manifest_id)
+        .bind(key_prefix.map(|p| {
+            let mut pat = like_pattern(p);
+            pat.remove(0); // a prefix, not a substring
+            pat
+        }))
+        .fetch_all(&self.read)
+        .await
+        .map_err(db_err)?;
+        rows.iter().map(label_from).collect()
+    }
+
+    async fn audit_log(&self, repository_id: i64, page: u32, limit: u32) -> Result<Page<AuditEntry>> {
+        let rows = sqlx::query(
+            "SELECT id, namespace_id, repository_id, actor, address, action, data, created_ms FROM audit_log \
+             WHERE repository_id = $1 ORDER BY created_ms DESC, id DESC LIMIT $2 OFFSET $3",
+        )
+        .bind(repository_id)
+        .bind(i64::from(limit) + 1)
+        .bind(offset(page, limit))
+        .fetch_all(&self.read)
+        .await
+        .map_err(db_err)?;
+        let items = rows
+            .iter()
+            .map(|row| {
+                let data: String = row.try_get("data").map_err(db_err)?;
+                Ok(AuditEntry {
+                    id: row.try_get("id").map_err(db_err)?,
+                    namespace_id: row.try_get("namespace_id").map_err(db_err)?,
+                    repository_id: row.try_get("repository_id").map_err(db_err)?,
+                    actor: row.try_get("actor").map_err(db_err)?,
+                    address: row.try_get("address").map_err(db_err)?,
+                    action: row.try_get("action").map_err(db_err)?,
+                    data: serde_json::from_str(&data).map_err(|_| corrupt("audit data"))?,
+                    created_ms: row.try_get("created_ms").map_err(db_err)?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(page_of(items, page, limit))
+    }
+}
+
+struct SqlTx {
+    backend: Backend,
+    tx: Transaction<'static, Any>,
+}
+
+#[async_trait]
+impl Tx for SqlTx {
+    async fn commit(self: Box<Self>) -> Result<()> {
+        self.tx.commit().await.map_err(db_err)
+    }
+
+    async fn lock_repository(&mut self, repository_id: i64) -> Result<()> {
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT id FROM repository WHERE id = $1 FOR UPDATE").bind(repository_id).execute(&mut *self.tx).await.map_err(db_err)?;
+        }
+        Ok(())
+    }
+
+    async fn namespace(&mut self, name: &NamespaceName) -> Result<Option<Namespace>> {
+        let row = sqlx::query("SELECT id, time_machine_s FROM namespace WHERE name = $1").bind(name.as_str()).fetch_optional(&mut *self.tx).await.map_err(db_err)?;
+        row.map(|r| Ok(Namespace { id: r.try_get("id").map_err(db_err)?, name: name.clone(), time_machine_s: r.try_get("time_machine_s").map_err(db_err)? }))
+            .transpose()
+    }
+
+    async fn insert_namespace(&mut self, name: &NamespaceName, time_machine_s: i64, now: Millis) -> Result<Namespace> {
+        let row = sqlx::query("INSERT INTO namespace (name, time_machine_s, created_ms) VALUES ($1, $2, $3) RETURNING id")
+            .bind(name.as_str())
+            .bind(time_machine_s)
+            .bind(now)
+            .fetch_one(&mut *self.tx)
+            .await
+            .map_err(db_err)?;
+        Ok(Namespace { id: row.try_get("id").map_err(db_err)?, name: name.clone(), time_machine_s })
+    }
+
+    async fn set_time_machine(&mut self, namespace_id: i64, seconds: i64) -> Result<()> {
+        sqlx::query("UPDATE namespace SET time_machine_s = $1 WHERE id = $2").bind(seconds).bind(namespace_id).execute(&mut *self.tx).await.map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn repository(&mut self, path: &RepoPath) -> Result<Option<Repository>> {
+        let sql = format!("SELECT {REPO_COLUMNS} FROM repository r JOIN namespace n ON n.id = r.namespace_id WHERE n.name = $1 AND r.name = $2");
+        let row = sqlx::query(&sql).bind(path.namespace.as_str()).bind(path.name.as_str()).fetch_optional(&mut *self.tx).await.map_err(db_err)?;
+        row.as_ref().map(repository_from).transpose()
+    }
+
+    async fn insert_repository(&mut self, namespace_id: i64, path: &RepoPath, visibility: Visibility, description: &str, now: Millis) -> Result<Repository> {
+        let row = sqlx::query("INSERT INTO repository (namespace_id, name, visibility, state, description, created_ms) VALUES ($1, $2, $3, 'normal', $4, $5) RETURNING id")
+            .bind(namespace_id)
+            .bind(path.name.as_str())
+            .bind(visibility.as_str())
+            .bind(description)
+            .bind(now)
+            .fetch_one(&mut *self.tx)
+            .await
+            .map_err(db_err)?;
+        Ok(Repository {
+            id: row.try_get("id").map_err(db_err)?,
+            namespace_id,
+            path: path.clone(),
+            visibility,
+            state: RepoState::Normal,
+            description: description.to_owned(),
+        })
+    }
+
+    async fn set_repository_state(&mut self, repository_id: i64, state: RepoState) -> Result<()> {
+        sqlx::query("UPDATE repository SET state = $1 WHERE id = $2").bind(state.as_str()).bind(repository_id).execute(&mut *self.tx).await.map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn manifest_by_digest(&mut self, repository_id: i64, digest: &Digest) -> Result<Option<Manifest>> {
+        let sql = format!("SELECT {MANIFEST_COLUMNS} FROM manifest m WHERE m.repository_id = $1 AND m.digest = $2");
+        let row = sqlx::query(&sql).bind(repository_id).bind(digest.as_str()).fetch_optional(&mut *self.tx).await.map_err(db_err)?;
+        row.as_ref().map(manifest_from).transpose()
+    }
+
+    async fn insert_manifest(&mut self, repository_id: i64, m: &NewManifest, child_ids: &[i64], now: Millis) -> Result<Manifest> {
+        let row = sqlx::query(
+            "INSERT INTO manifest (repository_id, digest, media_type, bytes, config_media_type, layers_compressed_size, created_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        )
+        .bind(repository_id)
+        .bind(m.digest.as_str())
+        .bind(m.media_type.as_str())
+        .bind(m.bytes.clone())
+        .bind(m.config_media_type.clone())
+        .bind(m.layers_compressed_size)
+        .bind(now)
+        .fetch_one(&mut *self.tx)
+        .await
+        .map_err(db_err)?;
+        let id: i64 = row.try_get("id").map_err(db_err)?;
+        for child in child_ids {
+            sqlx::query("INSERT INTO manifest_child (manifest_id, child_manifest_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                .bind(id)
+                .bind(*child)
+                .execute(&mut *self.tx)
+                .await
+                .map_err(db_err)?;
+        }
+        Ok(Manifest {
+            id,
+            repository_id,
+            digest: m.digest.clone(),
+            media_type: m.media_type.clone(),
+            config_media_type: m.config_media_type.clone(),
+            layers_compressed_size: m.layers_compressed_size,
+            created_ms: now,
+        })
+    }
+
+    async fn manifest_children(&mut self, manifest_id: i64) -> Result<Vec<Manifest>> {
+        let sql = format!("SELECT {MANIFEST_COLUMNS} FROM manifest m JOIN manifest_child c ON c.child_manifest_id = m.id WHERE c.manifest_id = $1 ORDER BY m.id");
+        let rows = sqlx::query(&sql).bind(manifest_id).fetch_all(&mut *self.tx).await.map_err(db_err)?;
+        rows.iter().map(manifest_from).collect()
+    }
+
+    async fn manifest_available(&mut self, repository_id: i64, manifest_id: i64, now: Millis) -> Result<bool> {
+        let sql = format!(
+            "SELECT 1 AS one FROM tag t WHERE t.repository_id = $1 AND {ALIVE} AND (t.manifest_id = $3 \
+             OR t.manifest_id IN (SELECT c.manifest_id FROM manifest_child c WHERE c.child_manifest_id = $3)) LIMIT 1"
+        );
+        let row = sqlx::query(&sql).bind(repository_id).bind(now).bind(manifest_id).fetch_optional(&mut *self.tx).await.map_err(db_err)?;
+        Ok(row.is_some())
+    }
+
+    async fn alive_tag(&mut self, repository_id: i64, name: &str, now: Millis) -> Result<Option<Tag>> {
+        let sql = format!("SELECT {TAG_COLUMNS} {TAG_FROM} WHERE t.repository_id = $1 AND {ALIVE} AND t.name = $3");
+        let row = sqlx::query(&sql).bind(repository_id).bind(now).bind(name).fetch_optional(&mut *self.tx).await.map_err(db_err)?;
+        row.as_ref().map(tag_from).transpose()
+    }
+
+    async fn alive_tags(&mut self, repository_id: i64, now: Millis) -> Result<Vec<Tag>> {
+        let sql = format!("SELECT {TAG_COLUMNS} {TAG_FROM} WHERE t.repository_id = $1 AND {ALIVE} ORDER BY t.name");
+        let rows = sqlx::query(&sql).bind(repository_id).bind(now).fetch_all(&mut *self.tx).await.map_err(db_err)?;
+        rows.iter().map(tag_from).collect()
+    }
+
+    async fn alive_tags_on_manifest(&mut self, repository_id: i64, manifest_id: i64, now: Millis) -> Result<Vec<Tag>> {
+        let sql = format!("SELECT {TAG_COLUMNS} {TAG_FROM} WHERE t.repository_id = $1 AND {ALIVE} AND t.manifest_id = $3 ORDER BY t.name");
+        let rows = sqlx::query(&sql).bind(repository_id).bind(now).bind(manifest_id).fetch_all(&mut *self.tx).await.map_err(db_err)?;
+        rows.iter().map(tag_from).collect()
+    }
+
+    async fn insert_tag(&mut self, t: &NewTag) -> Result<Tag> {
+        let row = sqlx::query(
+            "INSERT INTO tag (repository_id, name, manifest_id, lifetime_start_ms, lifetime_end_ms, reversion, immutable, hidden) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+        )
+        .bind(t.repository_id)
+        .bind(t.name.as_str())
+        .bind(t.manifest_id)
+        .bind(t.start_ms)
+        .bind(t.end_ms)
+        .bind(t.reversion)
+        .bind(t.immutable)
+        .bind(t.hidden)
+        .fetch_one(&mut *self.tx)
+        .await
+        .map_err(db_err)?;
+        let id: i64 = row.try_get("id").map_err(db_err)?;
+        let digest: String = sqlx::query("SELECT digest FROM manifest WHERE id = $1")
+            .bind(t.manifest_id)
+            .fetch_one(&mut *self.tx)
+            .await
+            .map_err(db_err)?
+            .try_get("digest")
+            .map_err(db_err)?;
+        Ok(Tag {
+            id,
+            repository_id: t.repository_id,
+            name: t.name.clone(),
+            manifest_id: t.manifest_id,
+            manifest_digest: Digest::parse(&digest).map_err(|_| corrupt("manifest digest"))?,
+            lifetime_start_ms: t.start_ms,
+            lifetime_end_ms: t.end_ms,
+            reversion: t.reversion,
+            immutable: t.immutable,
+            hidden: t.hidden,
+        })
+    }
+
+    async fn set_tag_end(&mut self, tag_id: i64, end_ms: Option<Millis>) -> Result<()> {
+        sqlx::query("UPDATE tag SET lifetime_end_ms = $1 WHERE id = $2").bind(end_ms).bind(tag_id).execute(&mut *self.tx).await.map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn set_tag_immutable(&mut self, tag_id: i64, immutable: bool) -> Result<()> {
+        sqlx::query("UPDATE tag SET immutable = $1 WHERE id = $2").bind(immutable).bind(tag_id).execute(&mut *self.tx).await.map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn labels(&mut self, manifest_id: i64) -> Result<Vec<Label>> {
+        let rows = sqlx::query("SELECT id, key, value, media_type, source_type FROM label WHERE manifest_id = $1 ORDER BY created_ms, key, id")
+            .bind(manifest_id)
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(db_err)?;
+        rows.iter().map(label_from).collect()
+    }
+
+    async fn label(&mut self, manifest_id: i64, label_id: &str) -> Result<Option<Label>> {
+        let row = sqlx::query("SELECT id, key, value, media_type, source_type FROM label WHERE manifest_id = $1 AND id = $2")
+            .bind(manifest_id)
+            .bind(label_id)
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(db_err)?;
+        row.as_ref().map(label_from).transpose()
+    }
+
+    async fn insert_label(&mut self, l: &NewLabel, now: Millis) -> Result<Label> {
+        let id = uuid::Uuid::new_v4().to_string();
+        sqlx::query("INSERT INTO label (id, manifest_id, key, value, media_type, source_type, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+            .bind(id.as_str())
+            .bind(l.manifest_id)
+            .bind(l.key.as_str())
+            .bind(l.value.as_str())
+            .bind(l.media_type.as_str())
+            .bind(l.source_type.as_str())
+            .bind(now)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(db_err)?;
+        Ok(Label { id, key: l.key.clone(), value: l.value.clone(), media_type: l.media_type.clone(), source_type: l.source_type })
+    }
+
+    async fn delete_label(&mut self, label_id: &str) -> Result<()> {
+        sqlx::query("DELETE FROM label WHERE id = $1").bind(label_id).execute(&mut *self.tx).await.map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn policies(&mut self, namespace_id: i64, repository_id: Option<i64>) -> Result<Vec<ImmutabilityPolicy>> {
+        let rows = sqlx::query(
+            "SELECT id, namespace_id, repository_id, pattern, matches_immutable FROM immutability_policy \
+             WHERE namespace_id = $1 AND (repository_id IS NULL OR repository_id = $2) ORDER BY id",
+        )
+        .bind(namespace_id)
+        .bind(repository_id)
+        .fetch_all(&mut *self.tx)
+        .await
+        .map_err(db_err)?;
+        rows.iter().map(policy_from).collect()
+    }
+
+    async fn insert_policy(&mut self, namespace_id: i64, repository_id: Option<i64>, pattern: &str, matches_immutable: bool) -> Result<ImmutabilityPolicy> {
+        let id = uuid::Uuid::new_v4().to_string();
+        sqlx::query("INSERT INTO immutability_policy (id, namespace_id, repository_id, pattern, matches_immutable) VALUES ($1, $2, $3, $4, $5)")
+            .bind(id.as_str())
+            .bind(namespace_id)
+            .bind(repository_id)
+            .bind(pattern)
+            .bind(matches_immutable)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(db_err)?;
+        Ok(ImmutabilityPolicy { id, namespace_id, repository_id, pattern: pattern.to_owned(), matches_immutable })
+    }
+
+    async fn delete_policy(&mut self, policy_id: &str) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM immutability_policy WHERE id = $1").bind(policy_id).execute(&mut *self.tx).await.map_err(db_err)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn insert_audit(&mut self, a: &NewAudit) -> Result<()> {
+        sqlx::query("INSERT INTO audit_log (namespace_id, repository_id, actor, address, action, data, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+            .bind(a.namespace_id)
+            .bind(a.repository_id)
+            .bind(a.actor.as_str())
+            .bind(a.address.clone())
+            .bind(a.action)
+            .bind(a.data.to_string())
+            .bind(a.created_ms)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+}
