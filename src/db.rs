@@ -180,7 +180,7 @@ fn tag_view_from(row: &AnyRow) -> Result<TagView> {
 fn label_from(row: &AnyRow) -> Result<Label> {
     let source: String = row.try_get("source_type").map_err(db_err)?;
     Ok(Label {
-        id: row.try_get("id").map_err(db_err)?,
+        id: row.try_get("uuid").map_err(db_err)?,
         key: row.try_get("key").map_err(db_err)?,
         value: row.try_get("value").map_err(db_err)?,
         media_type: row.try_get("media_type").map_err(db_err)?,
@@ -257,6 +257,7 @@ impl Store for SqlStore {
                 COALESCE((SELECT MAX(t.lifetime_start_ms) FROM tag t WHERE t.repository_id = r.id), r.created_ms) AS last_modified \
             FROM repository r JOIN namespace n ON n.id = r.namespace_id \
             WHERE ($2 IS NULL OR n.name = $2) AND ($3 IS NULL OR LOWER(n.name || '/' || r.name) LIKE $3 ESCAPE '\\') \
+              AND (NOT $6 OR r.visibility = 'public') \
             ORDER BY n.name, r.name LIMIT $4 OFFSET $5";
         let rows = sqlx::query(sql)
             .bind(now)
@@ -264,6 +265,7 @@ impl Store for SqlStore {
             .bind(q.filter.as_deref().filter(|f| !f.is_empty()).map(like_pattern))
             .bind(i64::from(q.limit) + 1)
             .bind(offset(q.page, q.limit))
+            .bind(q.public_only)
             .fetch_all(&self.read)
             .await
             .map_err(db_err)?;
@@ -327,8 +329,8 @@ impl Store for SqlStore {
 
     async fn labels(&self, manifest_id: i64, key_prefix: Option<&str>) -> Result<Vec<Label>> {
         let rows = sqlx::query(
-            "SELECT id, key, value, media_type, source_type FROM label WHERE manifest_id = $1 \
-             AND ($2 IS NULL OR LOWER(key) LIKE $2 ESCAPE '\\') ORDER BY created_ms, key, id",
+            "SELECT uuid, key, value, media_type, source_type FROM label WHERE manifest_id = $1 \
+             AND ($2 IS NULL OR LOWER(key) LIKE $2 ESCAPE '\\') ORDER BY id",
         )
         .bind(manifest_id)
         .bind(key_prefix.map(|p| {
@@ -567,7 +569,7 @@ impl Tx for SqlTx {
     }
 
     async fn labels(&mut self, manifest_id: i64) -> Result<Vec<Label>> {
-        let rows = sqlx::query("SELECT id, key, value, media_type, source_type FROM label WHERE manifest_id = $1 ORDER BY created_ms, key, id")
+        let rows = sqlx::query("SELECT uuid, key, value, media_type, source_type FROM label WHERE manifest_id = $1 ORDER BY id")
             .bind(manifest_id)
             .fetch_all(&mut *self.tx)
             .await
@@ -576,7 +578,7 @@ impl Tx for SqlTx {
     }
 
     async fn label(&mut self, manifest_id: i64, label_id: &str) -> Result<Option<Label>> {
-        let row = sqlx::query("SELECT id, key, value, media_type, source_type FROM label WHERE manifest_id = $1 AND id = $2")
+        let row = sqlx::query("SELECT uuid, key, value, media_type, source_type FROM label WHERE manifest_id = $1 AND uuid = $2")
             .bind(manifest_id)
             .bind(label_id)
             .fetch_optional(&mut *self.tx)
@@ -587,7 +589,7 @@ impl Tx for SqlTx {
 
     async fn insert_label(&mut self, l: &NewLabel, now: Millis) -> Result<Label> {
         let id = uuid::Uuid::new_v4().to_string();
-        sqlx::query("INSERT INTO label (id, manifest_id, key, value, media_type, source_type, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+        sqlx::query("INSERT INTO label (uuid, manifest_id, key, value, media_type, source_type, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)")
             .bind(id.as_str())
             .bind(l.manifest_id)
             .bind(l.key.as_str())
@@ -602,7 +604,7 @@ impl Tx for SqlTx {
     }
 
     async fn delete_label(&mut self, label_id: &str) -> Result<()> {
-        sqlx::query("DELETE FROM label WHERE id = $1").bind(label_id).execute(&mut *self.tx).await.map_err(db_err)?;
+        sqlx::query("DELETE FROM label WHERE uuid = $1").bind(label_id).execute(&mut *self.tx).await.map_err(db_err)?;
         Ok(())
     }
 

@@ -18,8 +18,8 @@ fn sha256(bytes: &[u8]) -> Digest {
     Digest::from_hash(registry::names::DigestAlgorithm::Sha256, &Sha256::digest(bytes)).expect("a sha256 hash is a valid digest")
 }
 
-/// An image manifest whose config carries `labels`, with layers of the given sizes.
-fn image(arch: &str, seed: &str, layer_sizes: &[i64], labels: &[(&str, &str)]) -> NewManifest {
+/// A synthetic image manifest (used by the demo and the tests) whose config carries `labels`, with layers of the given sizes.
+pub fn image(arch: &str, seed: &str, layer_sizes: &[i64], labels: &[(&str, &str)]) -> NewManifest {
     let config = json!({
         "architecture": arch, "os": "linux",
         "config": { "Labels": labels.iter().map(|(k, v)| (k.to_string(), json!(v))).collect::<serde_json::Map<_, _>>() },
@@ -49,7 +49,7 @@ fn image(arch: &str, seed: &str, layer_sizes: &[i64], labels: &[(&str, &str)]) -
     }
 }
 
-fn index(children: &[(&Manifest, &str)]) -> NewManifest {
+pub fn index(children: &[(&Manifest, &str)]) -> NewManifest {
     let manifests: Vec<_> = children
         .iter()
         .map(|(m, arch)| json!({ "mediaType": m.media_type, "digest": m.digest, "size": 0, "platform": { "architecture": arch, "os": "linux" } }))

@@ -36,10 +36,10 @@ mod server {
 pub async fn list_repositories(filter: Option<String>, page: Option<u32>) -> Result<RepositoryList, AppError> {
     let (registry, caller) = server::context()?;
     let q = registry::store::RepositoryQuery {
-        namespace: None,
         filter: filter.filter(|f| !f.trim().is_empty()).map(|f| f.trim().to_owned()),
         page: page.unwrap_or(1),
         limit: REPOSITORY_PAGE_SIZE,
+        ..Default::default()
     };
     let page = registry.list_repositories(&caller, q).await?;
     Ok(RepositoryList { page, now_ms: registry.now_ms() })

@@ -54,7 +54,8 @@ CREATE INDEX tag_manifest ON tag (manifest_id);
 CREATE UNIQUE INDEX tag_one_open_row ON tag (repository_id, name) WHERE lifetime_end_ms IS NULL AND NOT hidden;
 
 CREATE TABLE label (
-    id           TEXT PRIMARY KEY,
+    id           BIGSERIAL PRIMARY KEY,
+    uuid         TEXT NOT NULL UNIQUE,
     manifest_id  BIGINT NOT NULL REFERENCES manifest(id),
     key          TEXT NOT NULL,
     value        TEXT NOT NULL,

@@ -161,8 +161,9 @@ impl Registry {
     fn authorize(&self, caller: &Caller, repo: &Repository, needed: Role) -> Result<()> {
         match self.role(caller, repo) {
             Some(r) if r >= needed => Ok(()),
+            // Anonymous callers are asked to sign in, whatever they lacked.
+            _ if caller.principal == Principal::Anonymous => Err(Error::Unauthorized),
             // A private repository is not revealed to someone who cannot read it.
-            None if caller.principal == Principal::Anonymous => Err(Error::Unauthorized),
             None => Err(Error::not_found(format!("Repository '{}' not found", repo.path))),
             Some(_) => Err(Error::Forbidden(format!("You need {} permission on {}", role_name(needed), repo.path))),
         }
@@ -239,11 +240,8 @@ impl Registry {
     pub async fn list_repositories(&self, caller: &Caller, mut q: RepositoryQuery) -> Result<Page<RepositorySummary>> {
         q.page = q.page.max(1);
         q.limit = q.limit.clamp(1, 100);
-        let mut page = self.store.list_repositories(&q, self.clock.now_ms()).await?;
-        if caller.principal != Principal::Admin {
-            page.items.retain(|r| r.visibility == Visibility::Public);
-        }
-        Ok(page)
+        q.public_only = caller.principal != Principal::Admin;
+        self.store.list_repositories(&q, self.clock.now_ms()).await
     }
 
     pub async fn set_repository_state(&self, caller: &Caller, path: &RepoPath, state: RepoState) -> Result<()> {
@@ -530,8 +528,8 @@ impl Registry {
         labels.into_iter().find(|l| l.id == label_id).ok_or_else(label_not_found)
     }
 
-    /// Adds a user label (SPEC §3.1–3.3). A `quay.expires-after` label added later moves the end of
-    /// every alive tag on the manifest to `start + duration` (SPEC §2.8).
+    /// Adds a user label (SPEC §3.1–3.3). `quay.*` keys are reserved for users, so a user label
+    /// never carries label-driven behaviour (SPEC §2.8).
     pub async fn add_label(&self, caller: &Caller, path: &RepoPath, digest: &Digest, key: &str, value: &str, media_type: Option<&str>) -> Result<Label> {
         let (key, media_type) = rules::check_user_label(key, value, media_type, &self.config.extra_reserved_label_prefixes)?;
         let Locked { mut tx, repo, now } = self.lock(caller, path, Role::Write).await?;
@@ -539,15 +537,6 @@ impl Registry {
         let label = tx
             .insert_label(&NewLabel { manifest_id: m.id, key: key.to_string(), value: value.to_owned(), media_type, source_type: LabelSource::Api }, now)
             .await?;
-        if key.as_str() == rules::LABEL_EXPIRES_AFTER {
-            if let Some(d) = rules::parse_expires_after(value) {
-                for t in tx.alive_tags_on_manifest(repo.id, m.id, now).await? {
-                    if !t.immutable || self.config.allow_expiration_on_immutable {
-                        tx.set_tag_end(t.id, Some(t.lifetime_start_ms.saturating_add(d))).await?;
-                    }
-                }
-            }
-        }
         let data = json!({ "id": label.id, "key": label.key, "value": label.value, "manifest_digest": digest });
         let audit = self.audit(caller, &repo, "manifest_label_add", data, now);
         tx.insert_audit(&audit).await?;

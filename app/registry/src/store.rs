@@ -38,6 +38,8 @@ pub struct RepositoryQuery {
     pub namespace: Option<String>,
     /// Case-insensitive substring of `namespace/name`.
     pub filter: Option<String>,
+    /// Only public repositories (set by the service for callers who may not see private ones).
+    pub public_only: bool,
     pub page: u32,
     pub limit: u32,
 }

@@ -1,0 +1,532 @@
+//! The storage contract: every case runs against SQLite and against PostgreSQL, through the
+//! service layer, with a fixed clock. The cases are the rules of shared/SPEC.md §2–3.
+
+mod support;
+
+use registry::*;
+use support::*;
+
+macro_rules! contract {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::Backend::Postgres).await
+                }
+            )*
+        }
+    };
+}
+
+contract!(
+    create_move_and_history_order,
+    create_needs_an_available_manifest,
+    history_paging_and_filters,
+    delete_ends_the_row,
+    restore_brings_back_a_dead_manifest,
+    expiration_rules,
+    expired_tags_are_not_alive,
+    immutability_blocks_changes,
+    immutability_and_expiration_exclude_each_other,
+    unlocking_needs_admin,
+    immutability_policies,
+    label_driven_expiry_and_immutability,
+    index_labels_need_all_children,
+    user_labels,
+    users_cannot_add_behaviour_labels,
+    delete_manifest_is_all_or_nothing,
+    concurrent_retargets_leave_one_alive_row,
+    refused_push_leaves_nothing_behind,
+    read_only_repository_refuses_changes,
+    private_repository_needs_credentials,
+    time_machine_window_choices,
+    repository_list_filters_and_pages,
+);
+
+async fn create_move_and_history_order(b: Backend) {
+    let f = fixture(b).await;
+    let a = f.push("latest", "a", &[]).await.unwrap();
+    f.advance(1000);
+    let bm = f.push_untagged("b", &[]).await;
+    // `b` is not pointed at by any alive tag yet: only a push or restore may use it.
+    f.reg.set_tag(&f.admin, &f.repo, &tag("other"), &a.digest).await.unwrap();
+    f.advance(1000);
+    f.reg.restore_tag(&f.admin, &f.repo, &tag("latest"), &bm.digest).await.unwrap();
+    let rows = f.all_rows().await;
+    let summary: Vec<_> = rows.iter().map(|r| (r.name.as_str(), r.lifetime_start_ms - T0, r.lifetime_end_ms.map(|e| e - T0), r.reversion)).collect();
+    assert_eq!(
+        summary,
+        vec![("latest", 2000, None, true), ("other", 1000, None, false), ("latest", 0, Some(2000), false)],
+        "newest first, then by name"
+    );
+    assert_eq!(f.actions().await, ["create_repo", "create_tag", "push_repo", "push_repo", "create_tag", "revert_tag"]);
+    let alive = f.alive("latest").await.unwrap();
+    assert_eq!(alive.manifest_digest, bm.digest);
+}
+
+async fn create_needs_an_available_manifest(b: Backend) {
+    let f = fixture(b).await;
+    let a = f.push("v1", "a", &[]).await.unwrap();
+    let loose = f.push_untagged("loose", &[]).await;
+    let err = f.reg.set_tag(&f.admin, &f.repo, &tag("x"), &loose.digest).await.unwrap_err();
+    assert!(matches!(err, Error::NotFound(_)), "{err:?}");
+    let missing = Digest::parse(&format!("sha256:{}", "0".repeat(64))).unwrap();
+    assert!(matches!(f.reg.set_tag(&f.admin, &f.repo, &tag("x"), &missing).await, Err(Error::NotFound(_))));
+    // A child of an index that an alive tag points at is available.
+    let c1 = f.push_untagged("c1", &[]).await;
+    let c2 = f.push_untagged("c2", &[]).await;
+    let idx = quayside::demo::index(&[(&c1, "amd64"), (&c2, "arm64")]);
+    f.reg.put_manifest(&f.admin, &f.repo, idx, Some(&tag("multi"))).await.unwrap();
+    f.reg.set_tag(&f.admin, &f.repo, &tag("amd64-only"), &c1.digest).await.unwrap();
+    // Once nothing alive points at `a`, it is no longer available to create or move.
+    f.advance(10);
+    f.reg.delete_tag(&f.admin, &f.repo, &tag("v1")).await.unwrap();
+    assert!(matches!(f.reg.set_tag(&f.admin, &f.repo, &tag("v1-again"), &a.digest).await, Err(Error::NotFound(_))));
+}
+
+async fn history_paging_and_filters(b: Backend) {
+    let f = fixture(b).await;
+    for i in 0..7 {
+        f.push(&format!("t{i}"), &format!("s{i}"), &[]).await.unwrap();
+        f.advance(1000);
+    }
+    f.push("Other_TAG", "o", &[]).await.unwrap();
+    f.reg.delete_tag(&f.admin, &f.repo, &tag("t0")).await.unwrap();
+    let p1 = f.history(HistoryParams { page: Some(1), limit: Some(3), ..Default::default() }).await;
+    assert_eq!(p1.items.iter().map(|v| v.tag.name.as_str()).collect::<Vec<_>>(), ["Other_TAG", "t6", "t5"]);
+    assert!(p1.has_additional);
+    let p3 = f.history(HistoryParams { page: Some(3), limit: Some(3), ..Default::default() }).await;
+    assert_eq!(p3.items.iter().map(|v| v.tag.name.as_str()).collect::<Vec<_>>(), ["t1", "t0"]);
+    assert!(!p3.has_additional);
+    // Page and limit are clamped (page >= 1, limit 1..=100).
+    let clamped = f.history(HistoryParams { page: Some(0), limit: Some(1000), ..Default::default() }).await;
+    assert_eq!((clamped.page, clamped.items.len()), (1, 8));
+    let clamped = f.history(HistoryParams { limit: Some(-5), ..Default::default() }).await;
+    assert_eq!(clamped.items.len(), 1);
+    // Filters.
+    let active = f.history(HistoryParams { only_active: true, limit: Some(100), ..Default::default() }).await;
+    assert_eq!(active.items.len(), 7);
+    let like = f.history(HistoryParams { filter: Some("like:tag".into()), ..Default::default() }).await;
+    assert_eq!(like.items.iter().map(|v| v.tag.name.as_str()).collect::<Vec<_>>(), ["Other_TAG"]);
+    let like_pct = f.history(HistoryParams { filter: Some("like:%".into()), ..Default::default() }).await;
+    assert!(like_pct.items.is_empty(), "LIKE wildcards in the filter text are literal");
+    let eq = f.history(HistoryParams { filter: Some("eq:t3".into()), ..Default::default() }).await;
+    assert_eq!(eq.items.len(), 1);
+    let unknown_op = f.history(HistoryParams { filter: Some("regex:t.*".into()), limit: Some(100), ..Default::default() }).await;
+    assert_eq!(unknown_op.items.len(), 8, "an unknown operation is ignored");
+    let err = f.reg.tag_history(&f.admin, &f.repo, &HistoryParams { filter: Some("t3".into()), ..Default::default() }).await.unwrap_err();
+    assert!(matches!(err, Error::Invalid(_)), "a filter without ':' is a 400");
+    let specific = f.history(HistoryParams { specific_tag: Some("t0".into()), ..Default::default() }).await;
+    assert_eq!(specific.items.len(), 1);
+    assert!(specific.items[0].tag.lifetime_end_ms.is_some());
+}
+
+async fn delete_ends_the_row(b: Backend) {
+    let f = fixture(b).await;
+    f.push("v1", "a", &[]).await.unwrap();
+    f.advance(500);
+    f.reg.delete_tag(&f.admin, &f.repo, &tag("v1")).await.unwrap();
+    assert!(f.alive("v1").await.is_none());
+    let rows = f.all_rows().await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].lifetime_end_ms, Some(T0 + 500));
+    let err = f.reg.delete_tag(&f.admin, &f.repo, &tag("v1")).await.unwrap_err();
+    assert!(matches!(err, Error::NotFound(_)));
+    assert_eq!(f.actions().await.last().unwrap(), "delete_tag");
+}
+
+async fn restore_brings_back_a_dead_manifest(b: Backend) {
+    let f = fixture(b).await;
+    let a = f.push("v1", "a", &[]).await.unwrap();
+    f.advance(1000);
+    f.push("v1", "b", &[]).await.unwrap();
+    f.advance(1000);
+    // `a` is referenced only by a dead row now: restore may use it, set_tag may not.
+    assert!(matches!(f.reg.set_tag(&f.admin, &f.repo, &tag("v2"), &a.digest).await, Err(Error::NotFound(_))));
+    let row = f.reg.restore_tag(&f.admin, &f.repo, &tag("v1"), &a.digest).await.unwrap();
+    assert!(row.reversion);
+    assert_eq!(f.alive("v1").await.unwrap().manifest_digest, a.digest);
+    // Restoring to the current digest still adds a row.
+    f.advance(1000);
+    f.reg.restore_tag(&f.admin, &f.repo, &tag("v1"), &a.digest).await.unwrap();
+    assert_eq!(f.all_rows().await.len(), 4);
+    let unknown = Digest::parse(&format!("sha256:{}", "1".repeat(64))).unwrap();
+    assert!(matches!(f.reg.restore_tag(&f.admin, &f.repo, &tag("v1"), &unknown).await, Err(Error::NotFound(_))));
+}
+
+async fn expiration_rules(b: Backend) {
+    let f = fixture(b).await;
+    f.push("v1", "a", &[]).await.unwrap();
+    let start = f.now();
+    let secs = |ms: Millis| Some(ms / 1000);
+    // In the past or now: 400.
+    let err = f.reg.set_expiration(&f.admin, &f.repo, &tag("v1"), secs(start)).await.unwrap_err();
+    assert!(matches!(err, Error::Invalid(_)), "{err:?}");
+    // Clamped to at least 1 hour after the start...
+    let t = f.reg.set_expiration(&f.admin, &f.repo, &tag("v1"), secs(start + 60_000)).await.unwrap();
+    assert_eq!(t.lifetime_end_ms, Some(start + HOUR_MS));
+    // ...and at most 104 weeks, measured from the tag's start, not from now.
+    f.advance(HOUR_MS / 2);
+    let t = f.reg.set_expiration(&f.admin, &f.repo, &tag("v1"), secs(start + 200 * WEEK_MS)).await.unwrap();
+    assert_eq!(t.lifetime_end_ms, Some(start + 104 * WEEK_MS));
+    let t = f.reg.set_expiration(&f.admin, &f.repo, &tag("v1"), secs(start + 2 * DAY_MS)).await.unwrap();
+    assert_eq!(t.lifetime_end_ms, Some(start + 2 * DAY_MS));
+    // Clearing, then clearing again (recorded once: both null is skipped).
+    f.reg.set_expiration(&f.admin, &f.repo, &tag("v1"), None).await.unwrap();
+    f.reg.set_expiration(&f.admin, &f.repo, &tag("v1"), None).await.unwrap();
+    let changes = f.actions().await.iter().filter(|a| *a == "change_tag_expiration").count();
+    assert_eq!(changes, 4);
+    let log = f.reg.audit_log(&f.admin, &f.repo, 1, 1).await.unwrap();
+    assert_eq!(log.items[0].data["old_expiration_ms"], serde_json::json!(start + 2 * DAY_MS));
+    assert_eq!(log.items[0].data["expiration_ms"], serde_json::Value::Null);
+    // A tag that is not alive: 404.
+    assert!(matches!(f.reg.set_expiration(&f.admin, &f.repo, &tag("nope"), secs(start + 2 * DAY_MS)).await, Err(Error::NotFound(_))));
+}
+
+async fn expired_tags_are_not_alive(b: Backend) {
+    let f = fixture(b).await;
+    let a = f.push("v1", "a", &[]).await.unwrap();
+    let start = f.now();
+    f.reg.set_expiration(&f.admin, &f.repo, &tag("v1"), Some((start + 2 * HOUR_MS) / 1000)).await.unwrap();
+    f.advance(HOUR_MS);
+    assert!(f.alive("v1").await.is_some(), "a future end is an expiration; the tag is alive until then");
+    f.advance(HOUR_MS);
+    assert!(f.alive("v1").await.is_none(), "expired when end <= now");
+    assert!(matches!(f.reg.delete_tag(&f.admin, &f.repo, &tag("v1")).await, Err(Error::NotFound(_))));
+    // An expired tag can be pushed again: a new row, the old one keeps its end.
+    f.push("v1", "b", &[]).await.unwrap();
+    let rows = f.all_rows().await;
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[1].lifetime_end_ms, Some(start + 2 * HOUR_MS));
+    assert_eq!(rows[1].manifest_digest, a.digest);
+}
+
+async fn immutability_blocks_changes(b: Backend) {
+    let f = fixture(b).await;
+    let a = f.push("v1", "a", &[]).await.unwrap();
+    f.push("other", "b", &[]).await.unwrap();
+    let t = f.reg.set_immutable(&f.admin, &f.repo, &tag("v1"), true).await.unwrap();
+    assert!(t.immutable);
+    // Setting the value it already has succeeds.
+    f.reg.set_immutable(&f.admin, &f.repo, &tag("v1"), true).await.unwrap();
+    let overwrite = Error::TagImmutable("Cannot overwrite immutable tag 'v1'".into());
+    let other = f.alive("other").await.unwrap().manifest_digest;
+    assert_eq!(f.reg.delete_tag(&f.admin, &f.repo, &tag("v1")).await.unwrap_err(), Error::TagImmutable("Cannot delete immutable tag 'v1'".into()));
+    assert_eq!(f.reg.set_tag(&f.admin, &f.repo, &tag("v1"), &other).await.unwrap_err(), overwrite);
+    assert_eq!(f.reg.restore_tag(&f.admin, &f.repo, &tag("v1"), &other).await.unwrap_err(), overwrite);
+    assert_eq!(f.push("v1", "c", &[]).await.unwrap_err(), overwrite);
+    assert_eq!(f.alive("v1").await.unwrap().manifest_digest, a.digest);
+    // Labels on an immutable tag's manifest can still be added and removed.
+    let l = f.reg.add_label(&f.admin, &f.repo, &a.digest, "note", "kept", None).await.unwrap();
+    f.reg.delete_label(&f.admin, &f.repo, &a.digest, &l.id).await.unwrap();
+    let changes = f.actions().await.iter().filter(|a| *a == "change_tag_immutability").count();
+    assert_eq!(changes, 1, "an unchanged value is not recorded");
+}
+
+async fn immutability_and_expiration_exclude_each_other(b: Backend) {
+    let f = fixture(b).await;
+    f.push("locked", "a", &[]).await.unwrap();
+    f.push("expiring", "b", &[]).await.unwrap();
+    let later = Some((f.now() + DAY_MS) / 1000);
+    f.reg.set_immutable(&f.admin, &f.repo, &tag("locked"), true).await.unwrap();
+    assert_eq!(
+        f.reg.set_expiration(&f.admin, &f.repo, &tag("locked"), later).await.unwrap_err(),
+        Error::Invalid("Cannot set expiration on immutable tag 'locked'".into())
+    );
+    f.reg.set_expiration(&f.admin, &f.repo, &tag("expiring"), later).await.unwrap();
+    let err = f.reg.set_immutable(&f.admin, &f.repo, &tag("expiring"), true).await.unwrap_err();
+    assert!(matches!(&err, Error::Invalid(m) if m.contains("has expiration set")), "{err:?}");
+
+    // The config switch allows both.
+    let g = fixture_with(b, Config { allow_expiration_on_immutable: true, ..Config::default() }).await;
+    g.push("locked", "a", &[]).await.unwrap();
+    g.reg.set_immutable(&g.admin, &g.repo, &tag("locked"), true).await.unwrap();
+    let t = g.reg.set_expiration(&g.admin, &g.repo, &tag("locked"), Some((g.now() + DAY_MS) / 1000)).await.unwrap();
+    assert!(t.immutable && t.lifetime_end_ms.is_some());
+}
+
+async fn unlocking_needs_admin(b: Backend) {
+    let f = fixture(b).await;
+    f.push("v1", "a", &[]).await.unwrap();
+    f.reg.set_immutable(&f.admin, &f.repo, &tag("v1"), true).await.unwrap();
+    // Without accounts (issue #5) a signed-in user has no role on a private repository.
+    let user = Caller { principal: Principal::User("dev".into()), address: None };
+    assert!(matches!(f.reg.set_immutable(&user, &f.repo, &tag("v1"), false).await, Err(Error::NotFound(_))));
+    f.reg.set_immutable(&f.admin, &f.repo, &tag("v1"), false).await.unwrap();
+    assert!(!f.alive("v1").await.unwrap().immutable);
+}
+
+async fn immutability_policies(b: Backend) {
+    let f = fixture(b).await;
+    f.push("v1.0", "a", &[]).await.unwrap();
+    f.push("latest", "b", &[]).await.unwrap();
+    f.push("v2.0", "c", &[]).await.unwrap();
+    f.reg.set_expiration(&f.admin, &f.repo, &tag("v2.0"), Some((f.now() + DAY_MS) / 1000)).await.unwrap();
+    // Invalid patterns: too long, does not compile.
+    assert!(matches!(f.reg.add_repository_policy(&f.admin, &f.repo, &"a".repeat(257), true).await, Err(Error::Invalid(_))));
+    assert!(matches!(f.reg.add_repository_policy(&f.admin, &f.repo, "v(", true).await, Err(Error::Invalid(_))));
+    // Creating a policy marks the alive tags it covers (full match) and clears their expiration.
+    let p = f.reg.add_repository_policy(&f.admin, &f.repo, r"v[0-9]+\.[0-9]+", true).await.unwrap();
+    assert!(f.alive("v1.0").await.unwrap().immutable);
+    let v2 = f.alive("v2.0").await.unwrap();
+    assert!(v2.immutable && v2.lifetime_end_ms.is_none());
+    assert!(!f.alive("latest").await.unwrap().immutable);
+    // New rows get it at push.
+    f.push("v3.0", "d", &[]).await.unwrap();
+    assert!(f.alive("v3.0").await.unwrap().immutable);
+    f.push("v3.0-rc", "e", &[]).await.unwrap();
+    assert!(!f.alive("v3.0-rc").await.unwrap().immutable, "full match only");
+    // Deleting the policy unmarks nothing.
+    f.reg.delete_repository_policy(&f.admin, &f.repo, &p.id).await.unwrap();
+    assert!(f.alive("v1.0").await.unwrap().immutable);
+    f.push("v4.0", "f", &[]).await.unwrap();
+    assert!(!f.alive("v4.0").await.unwrap().immutable);
+    // A policy on non-matching names.
+    f.reg.add_repository_policy(&f.admin, &f.repo, "dev-.*", false).await.unwrap();
+    assert!(f.alive("latest").await.unwrap().immutable);
+    f.push("dev-1", "g", &[]).await.unwrap();
+    assert!(!f.alive("dev-1").await.unwrap().immutable);
+}
+
+async fn label_driven_expiry_and_immutability(b: Backend) {
+    let f = fixture(b).await;
+    let now = f.now();
+    f.push("short", "a", &[("quay.expires-after", "2h")]).await.unwrap();
+    assert_eq!(f.alive("short").await.unwrap().lifetime_end_ms, Some(now + 2 * HOUR_MS));
+    f.push("weeks", "b", &[("quay.expires-after", "3w")]).await.unwrap();
+    assert_eq!(f.alive("weeks").await.unwrap().lifetime_end_ms, Some(now + 3 * WEEK_MS));
+    f.push("junk", "c", &[("quay.expires-after", "soon")]).await.unwrap();
+    assert_eq!(f.alive("junk").await.unwrap().lifetime_end_ms, None, "an unparsable value is ignored");
+    for (i, (value, immutable)) in [("true", true), ("True", true), (" TRUE ", true), ("false", false), ("0", false), ("yes", false), ("", false)].iter().enumerate() {
+        let name = format!("imm{i}");
+        f.push(&name, &format!("imm-{i}"), &[("quay.immutable", value)]).await.unwrap();
+        assert_eq!(f.alive(&name).await.unwrap().immutable, *immutable, "quay.immutable={value:?}");
+    }
+    // Immutability from a label clears the expiration instead.
+    f.push("both", "d", &[("quay.immutable", "true"), ("quay.expires-after", "1h")]).await.unwrap();
+    let both = f.alive("both").await.unwrap();
+    assert!(both.immutable && both.lifetime_end_ms.is_none());
+    // Labels apply again at every move/restore, never inherited from the old row.
+    f.advance(1000);
+    let plain = f.push("moving", "e", &[]).await.unwrap();
+    f.reg.set_tag(&f.admin, &f.repo, &tag("keeps-plain-available"), &plain.digest).await.unwrap();
+    let expiring = f.alive("short").await.unwrap().manifest_digest;
+    f.reg.set_tag(&f.admin, &f.repo, &tag("moving"), &expiring).await.unwrap();
+    assert_eq!(f.alive("moving").await.unwrap().lifetime_end_ms, Some(f.now() + 2 * HOUR_MS));
+    f.reg.set_tag(&f.admin, &f.repo, &tag("moving"), &plain.digest).await.unwrap();
+    assert_eq!(f.alive("moving").await.unwrap().lifetime_end_ms, None);
+    // Manifest labels are stored with source `manifest`.
+    let labels = f.reg.labels(&f.admin, &f.repo, &expiring, None).await.unwrap();
+    assert_eq!(labels.len(), 1);
+    assert_eq!((labels[0].key.as_str(), labels[0].source_type), ("quay.expires-after", LabelSource::Manifest));
+}
+
+async fn index_labels_need_all_children(b: Backend) {
+    let f = fixture(b).await;
+    let c1 = f.push_untagged("c1", &[("quay.expires-after", "1d"), ("quay.immutable", "true")]).await;
+    let c2 = f.push_untagged("c2", &[("quay.expires-after", "2d")]).await;
+    let idx = quayside::demo::index(&[(&c1, "amd64"), (&c2, "arm64")]);
+    f.reg.put_manifest(&f.admin, &f.repo, idx, Some(&tag("multi"))).await.unwrap();
+    let t = f.alive("multi").await.unwrap();
+    assert!(!t.immutable, "only one child is immutable");
+    assert_eq!(t.lifetime_end_ms, Some(f.now() + DAY_MS), "every child expires; the shortest wins");
+    let c3 = f.push_untagged("c3", &[]).await;
+    let idx2 = quayside::demo::index(&[(&c1, "amd64"), (&c3, "arm64")]);
+    f.reg.put_manifest(&f.admin, &f.repo, idx2, Some(&tag("multi2"))).await.unwrap();
+    assert_eq!(f.alive("multi2").await.unwrap().lifetime_end_ms, None);
+    // A child the repository does not have is refused.
+    let stranger = quayside::demo::image("amd64", "stranger", &[1], &[]);
+    let idx3 = quayside::demo::index(&[(&c1, "amd64")]);
+    let mut idx3 = idx3;
+    idx3.children.push(stranger.digest);
+    assert!(matches!(f.reg.put_manifest(&f.admin, &f.repo, idx3, Some(&tag("bad"))).await, Err(Error::NotFound(_))));
+}
+
+async fn user_labels(b: Backend) {
+    let f = fixture(b).await;
+    let m = f.push("v1", "a", &[("org.opencontainers.image.source", "x")]).await.unwrap();
+    let add = |k: &'static str, v: &'static str, mt: Option<&'static str>| {
+        let (reg, admin, repo, d) = (f.reg.clone(), f.admin.clone(), f.repo.clone(), m.digest.clone());
+        async move { reg.add_label(&admin, &repo, &d, k, v, mt).await }
+    };
+    for key in ["foo", "1", "git-sha", "io.quay-not-reserved-x"] {
+        // `io.quay` is a plain prefix: `io.quay-…` is reserved too.
+        let r = add(key, "v", None).await;
+        if key.starts_with("io.quay") {
+            assert_eq!(r.unwrap_err(), Error::Invalid("Label has a reserved prefix".into()));
+        } else {
+            r.unwrap();
+        }
+    }
+    for key in ["", "git_sha", "-foo", "foo-", "foo--bar", "foo..bar"] {
+        assert!(matches!(add(key, "v", None).await, Err(Error::Invalid(_))), "{key:?}");
+    }
+    for key in ["com.docker.x", "io.docker.x", "org.dockerproject.x", "org.opencontainers.x", "io.cncf.x", "io.kubernetes.x", "io.k8s.x", "io.quay.x", "com.coreos.x", "com.tectonic.x", "internal.x", "quay.x", "internalfoo", "quayside"] {
+        assert_eq!(add(key, "v", None).await.unwrap_err(), Error::Invalid("Label has a reserved prefix".into()), "{key}");
+    }
+    // Media types: inferred, given, refused.
+    assert_eq!(add("obj", r#"{"a":1}"#, None).await.unwrap().media_type, "application/json");
+    assert_eq!(add("arr", "[1,2]", None).await.unwrap().media_type, "application/json");
+    assert_eq!(add("num", "42", None).await.unwrap().media_type, "text/plain");
+    assert_eq!(add("txt", r#"{"a":1}"#, Some("text/plain")).await.unwrap().media_type, "text/plain");
+    assert!(matches!(add("bad", "v", Some("image/png")).await, Err(Error::Invalid(_))));
+    // Duplicate keys are allowed.
+    add("foo", "second", None).await.unwrap();
+    // Prefix filter, case-insensitive.
+    let foos = f.reg.labels(&f.admin, &f.repo, &m.digest, Some("FO")).await.unwrap();
+    assert_eq!(foos.iter().map(|l| l.value.as_str()).collect::<Vec<_>>(), ["v", "second"]);
+    // Only api labels can be deleted.
+    let all = f.reg.labels(&f.admin, &f.repo, &m.digest, None).await.unwrap();
+    let from_manifest = all.iter().find(|l| l.source_type == LabelSource::Manifest).unwrap();
+    assert_eq!(
+        f.reg.delete_label(&f.admin, &f.repo, &m.digest, &from_manifest.id).await.unwrap_err(),
+        Error::Invalid("Cannot delete immutable label".into())
+    );
+    let api = all.iter().find(|l| l.key == "git-sha").unwrap();
+    f.reg.delete_label(&f.admin, &f.repo, &m.digest, &api.id).await.unwrap();
+    assert!(matches!(f.reg.label(&f.admin, &f.repo, &m.digest, &api.id).await, Err(Error::NotFound(_))));
+    assert!(matches!(f.reg.delete_label(&f.admin, &f.repo, &m.digest, &api.id).await, Err(Error::NotFound(_))));
+    let log = f.reg.audit_log(&f.admin, &f.repo, 1, 1).await.unwrap();
+    assert_eq!(log.items[0].action, "manifest_label_delete");
+    assert_eq!(log.items[0].data["key"], "git-sha");
+    assert_eq!(log.items[0].data["manifest_digest"], m.digest.as_str());
+}
+
+async fn users_cannot_add_behaviour_labels(b: Backend) {
+    // `quay` is a reserved prefix for user-added labels: behaviour labels come only from images.
+    let f = fixture(b).await;
+    let m = f.push("v1", "a", &[]).await.unwrap();
+    assert_eq!(
+        f.reg.add_label(&f.admin, &f.repo, &m.digest, "quay.expires-after", "1h", None).await.unwrap_err(),
+        Error::Invalid("Label has a reserved prefix".into())
+    );
+    assert_eq!(f.alive("v1").await.unwrap().lifetime_end_ms, None);
+}
+
+async fn delete_manifest_is_all_or_nothing(b: Backend) {
+    let f = fixture(b).await;
+    let m = f.push("a", "m", &[]).await.unwrap();
+    f.reg.set_tag(&f.admin, &f.repo, &tag("b"), &m.digest).await.unwrap();
+    f.reg.set_tag(&f.admin, &f.repo, &tag("c"), &m.digest).await.unwrap();
+    f.reg.set_immutable(&f.admin, &f.repo, &tag("b"), true).await.unwrap();
+    let err = f.reg.delete_manifest_tags(&f.admin, &f.repo, &m.digest).await.unwrap_err();
+    assert_eq!(err, Error::TagImmutable("Cannot delete immutable tag 'b'".into()));
+    for t in ["a", "b", "c"] {
+        assert!(f.alive(t).await.is_some(), "{t} must survive the refused delete");
+    }
+    f.reg.set_immutable(&f.admin, &f.repo, &tag("b"), false).await.unwrap();
+    assert_eq!(f.reg.delete_manifest_tags(&f.admin, &f.repo, &m.digest).await.unwrap(), 3);
+    for t in ["a", "b", "c"] {
+        assert!(f.alive(t).await.is_none());
+    }
+}
+
+async fn concurrent_retargets_leave_one_alive_row(b: Backend) {
+    let f = fixture(b).await;
+    let mut digests = Vec::new();
+    for i in 0..5 {
+        digests.push(f.push(&format!("seed{i}"), &format!("s{i}"), &[]).await.unwrap().digest);
+    }
+    let tasks: Vec<_> = (0..50)
+        .map(|i| {
+            let (reg, admin, repo, d) = (f.reg.clone(), f.admin.clone(), f.repo.clone(), digests[i % 5].clone());
+            tokio::spawn(async move { reg.set_tag(&admin, &repo, &tag("hot"), &d).await })
+        })
+        .collect();
+    for t in futures::future::join_all(tasks).await {
+        t.expect("task").expect("every retarget succeeds");
+    }
+    let rows: Vec<_> = f.all_rows().await.into_iter().filter(|r| r.name == "hot").collect();
+    assert_eq!(rows.len(), 50);
+    // Checked on the rows themselves, not through the alive query: exactly one has no end.
+    assert_eq!(rows.iter().filter(|r| r.is_alive(f.now())).count(), 1);
+    assert!(f.alive("hot").await.is_some());
+    let moves = f.actions().await.iter().filter(|a| *a == "move_tag").count();
+    assert_eq!(moves, 49);
+}
+
+async fn refused_push_leaves_nothing_behind(b: Backend) {
+    let f = fixture(b).await;
+    f.push("v1", "a", &[]).await.unwrap();
+    f.reg.set_immutable(&f.admin, &f.repo, &tag("v1"), true).await.unwrap();
+    let before = f.actions().await.len();
+    let new = quayside::demo::image("amd64", "never", &[1], &[("foo", "bar")]);
+    let digest = new.digest.clone();
+    assert!(matches!(f.reg.put_manifest(&f.admin, &f.repo, new, Some(&tag("v1"))).await, Err(Error::TagImmutable(_))));
+    // The manifest row, its labels and the audit record were one transaction: all rolled back.
+    assert!(matches!(f.reg.manifest(&f.admin, &f.repo, &digest).await, Err(Error::NotFound(_))));
+    assert_eq!(f.actions().await.len(), before);
+    assert_eq!(f.all_rows().await.len(), 1);
+}
+
+async fn read_only_repository_refuses_changes(b: Backend) {
+    let f = fixture(b).await;
+    let m = f.push("v1", "a", &[]).await.unwrap();
+    f.reg.set_repository_state(&f.admin, &f.repo, RepoState::ReadOnly).await.unwrap();
+    assert_eq!(f.reg.delete_tag(&f.admin, &f.repo, &tag("v1")).await.unwrap_err(), Error::ReadOnly);
+    assert_eq!(f.push("v2", "b", &[]).await.unwrap_err(), Error::ReadOnly);
+    assert_eq!(f.reg.add_label(&f.admin, &f.repo, &m.digest, "k", "v", None).await.unwrap_err(), Error::ReadOnly);
+    assert_eq!(Error::ReadOnly.to_string(), "Repository is in read only or mirror mode");
+    // Reads still work.
+    assert_eq!(f.all_rows().await.len(), 1);
+    f.reg.set_repository_state(&f.admin, &f.repo, RepoState::Normal).await.unwrap();
+    f.reg.delete_tag(&f.admin, &f.repo, &tag("v1")).await.unwrap();
+}
+
+async fn private_repository_needs_credentials(b: Backend) {
+    let f = fixture(b).await;
+    f.push("v1", "a", &[]).await.unwrap();
+    let anon = Caller::anonymous();
+    assert_eq!(f.reg.tag_history(&anon, &f.repo, &HistoryParams::default()).await.unwrap_err(), Error::Unauthorized);
+    assert_eq!(f.reg.delete_tag(&anon, &f.repo, &tag("v1")).await.unwrap_err(), Error::Unauthorized);
+    let public = RepoPath::parse("acme/public").unwrap();
+    f.reg.create_repository(&f.admin, &public, Visibility::Public, "").await.unwrap();
+    assert!(f.reg.tag_history(&anon, &public, &HistoryParams::default()).await.is_ok());
+    assert_eq!(f.reg.delete_tag(&anon, &public, &tag("v1")).await.unwrap_err(), Error::Unauthorized);
+    let listed = f.reg.list_repositories(&anon, Default::default()).await.unwrap();
+    assert_eq!(listed.items.iter().map(|r| r.path.to_string()).collect::<Vec<_>>(), ["acme/public"]);
+}
+
+async fn time_machine_window_choices(b: Backend) {
+    let f = fixture(b).await;
+    let ns = NamespaceName::parse("acme").unwrap();
+    for s in [0, 86_400, 604_800, 1_209_600, 2_419_200] {
+        f.reg.set_time_machine(&f.admin, &ns, s).await.unwrap();
+    }
+    assert!(matches!(f.reg.set_time_machine(&f.admin, &ns, 3600).await, Err(Error::Invalid(_))));
+    let missing = NamespaceName::parse("nobody").unwrap();
+    assert!(matches!(f.reg.set_time_machine(&f.admin, &missing, 0).await, Err(Error::NotFound(_))));
+}
+
+async fn repository_list_filters_and_pages(b: Backend) {
+    let f = fixture(b).await;
+    for name in ["acme/web", "acme/tools/builder", "library/alpine", "other/x_y"] {
+        f.reg.create_repository(&f.admin, &RepoPath::parse(name).unwrap(), Visibility::Public, "").await.unwrap();
+    }
+    assert!(matches!(f.reg.create_repository(&f.admin, &RepoPath::parse("acme/web").unwrap(), Visibility::Public, "").await, Err(Error::Conflict(_))));
+    f.push("v1", "a", &[]).await.unwrap();
+    f.push("v2", "b", &[]).await.unwrap();
+    let list = |filter: Option<&str>, page: u32, limit: u32| {
+        let q = registry::store::RepositoryQuery { filter: filter.map(String::from), page, limit, ..Default::default() };
+        let (reg, admin) = (f.reg.clone(), f.admin.clone());
+        async move { reg.list_repositories(&admin, q).await.unwrap() }
+    };
+    let all = list(None, 1, 100).await;
+    assert_eq!(all.items.iter().map(|r| r.path.to_string()).collect::<Vec<_>>(), ["acme/app", "acme/tools/builder", "acme/web", "library/alpine", "other/x_y"]);
+    assert_eq!(all.items[0].tag_count, 2);
+    assert_eq!(all.items[0].last_modified_ms, T0);
+    let acme = list(Some("ACME/"), 1, 2).await;
+    assert_eq!(acme.items.len(), 2);
+    assert!(acme.has_additional);
+    assert_eq!(list(Some("acme/"), 2, 2).await.items.len(), 1);
+    assert_eq!(list(Some("_"), 1, 100).await.items.iter().map(|r| r.path.to_string()).collect::<Vec<_>>(), ["other/x_y"], "_ is literal");
+}

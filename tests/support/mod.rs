@@ -1,0 +1,119 @@
+//! Test support: a registry on a fresh SQLite file or a fresh PostgreSQL database, with a fixed clock.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use quayside::db::SqlStore;
+use registry::*;
+use sqlx::{Connection, Executor};
+
+/// 2026-01-01T00:00:00Z.
+pub const T0: Millis = 1_767_225_600_000;
+
+pub struct Fixture {
+    pub reg: Registry,
+    pub clock: Arc<FixedClock>,
+    pub store: SqlStore,
+    pub repo: RepoPath,
+    pub admin: Caller,
+    _dir: Option<tempfile::TempDir>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The PostgreSQL server the test command started: `QUAYSIDE_TEST_POSTGRES_URL`, without a database
+/// name (e.g. `postgres://postgres@127.0.0.1:55432`). Each test gets a database of its own.
+pub fn postgres_server() -> String {
+    std::env::var("QUAYSIDE_TEST_POSTGRES_URL")
+        .expect("QUAYSIDE_TEST_POSTGRES_URL is not set: run the tests with `make test`, which starts a private PostgreSQL 15 cluster")
+}
+
+pub async fn open_store(backend: Backend) -> (SqlStore, Option<tempfile::TempDir>) {
+    match backend {
+        Backend::Sqlite => {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
+            (SqlStore::open(&url).await.expect("open sqlite"), Some(dir))
+        }
+        Backend::Postgres => {
+            let server = postgres_server();
+            let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+            let mut admin = sqlx::PgConnection::connect(&format!("{server}/postgres")).await.expect("connect to the test cluster");
+            admin.execute(format!("CREATE DATABASE {name}").as_str()).await.expect("create test database");
+            admin.close().await.ok();
+            (SqlStore::open(&format!("{server}/{name}")).await.expect("open postgres"), None)
+        }
+    }
+}
+
+pub async fn fixture(backend: Backend) -> Fixture {
+    fixture_with(backend, Config::default()).await
+}
+
+pub async fn fixture_with(backend: Backend, config: Config) -> Fixture {
+    let (store, dir) = open_store(backend).await;
+    let clock = Arc::new(FixedClock::new(T0));
+    let reg = Registry::new(Arc::new(store.clone()), clock.clone(), config);
+    let repo = RepoPath::parse("acme/app").unwrap();
+    let admin = Caller::admin();
+    reg.create_repository(&admin, &repo, Visibility::Private, "test").await.unwrap();
+    Fixture { reg, clock, store, repo, admin, _dir: dir }
+}
+
+pub fn tag(s: &str) -> TagName {
+    TagName::parse(s).unwrap()
+}
+
+impl Fixture {
+    /// Pushes a single-layer image whose config has `labels`, tagged `tag`.
+    pub async fn push(&self, tag_name: &str, seed: &str, labels: &[(&str, &str)]) -> Result<Manifest> {
+        let m = quayside::demo::image("amd64", seed, &[1000], labels);
+        self.reg.put_manifest(&self.admin, &self.repo, m, Some(&tag(tag_name))).await
+    }
+
+    /// Pushes an image by digest only (no tag).
+    pub async fn push_untagged(&self, seed: &str, labels: &[(&str, &str)]) -> Manifest {
+        let m = quayside::demo::image("amd64", seed, &[1000], labels);
+        self.reg.put_manifest(&self.admin, &self.repo, m, None).await.unwrap()
+    }
+
+    pub async fn history(&self, p: HistoryParams) -> Page<TagView> {
+        self.reg.tag_history(&self.admin, &self.repo, &p).await.unwrap()
+    }
+
+    /// Every row of the history (all pages), newest first.
+    pub async fn all_rows(&self) -> Vec<Tag> {
+        let mut rows = Vec::new();
+        for page in 1.. {
+            let p = self.history(HistoryParams { page: Some(page), limit: Some(100), ..Default::default() }).await;
+            rows.extend(p.items.into_iter().map(|v| v.tag));
+            if !p.has_additional {
+                break;
+            }
+        }
+        rows
+    }
+
+    pub async fn alive(&self, name: &str) -> Option<Tag> {
+        let p = self.history(HistoryParams { only_active: true, specific_tag: Some(name.into()), limit: Some(100), ..Default::default() }).await;
+        assert!(p.items.len() <= 1, "more than one alive row for {name}: {:?}", p.items);
+        p.items.into_iter().next().map(|v| v.tag)
+    }
+
+    pub async fn actions(&self) -> Vec<String> {
+        let log = self.reg.audit_log(&self.admin, &self.repo, 1, 100).await.unwrap();
+        log.items.into_iter().rev().map(|e| e.action).collect()
+    }
+
+    pub fn advance(&self, ms: Millis) {
+        self.clock.advance(ms);
+    }
+
+    pub fn now(&self) -> Millis {
+        self.reg.now_ms()
+    }
+}
