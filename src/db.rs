@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use registry::store::*;
 use registry::*;
 use sqlx::any::{AnyPoolOptions, AnyRow};
-use sqlx::{Any, AnyPool, Executor, Row, Transaction};
+use sqlx::{Any, AnyPool, Connection as _, Executor, Row, Transaction};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -63,6 +63,8 @@ impl SqlStore {
             return Err(OpenError::Scheme(url.split(':').next().unwrap_or_default().to_owned()));
         };
         let options = sqlx::any::AnyConnectOptions::from_str(url).map_err(OpenError::Connect)?;
+        // One direct attempt first: a pool would retry an unreachable server until its timeout.
+        sqlx::AnyConnection::connect_with(&options).await.map_err(OpenError::Connect)?.close().await.map_err(OpenError::Connect)?;
         let pool = |max: u32| {
             AnyPoolOptions::new()
                 .max_connections(max)

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Every test: unit and property tests, the storage contract on SQLite and on a private PostgreSQL 15
+# cluster, HTTP and CLI tests, the wasm isolation check, and the browser tests against the release
+# build in Debian's Chromium.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+start=$(date +%s)
+
+.ci/setup.sh test
+
+pgdir=$(mktemp -d /tmp/quayside-pg.XXXXXX)
+pgport=${QUAYSIDE_TEST_PG_PORT:-55433}
+trap '.ci/postgres.sh stop "$pgdir"; rm -rf "$pgdir"' EXIT
+eval "$(.ci/postgres.sh start "$pgdir" "$pgport")"
+echo "PostgreSQL 15 on $QUAYSIDE_TEST_POSTGRES_URL"
+
+printf '\n== the wasm build cannot reach sqlx or tokio\n'
+leaks=$(cargo tree -p app --target wasm32-unknown-unknown --no-default-features --features hydrate -e normal --prefix none \
+  | awk '{print $1}' | grep -xE 'sqlx.*|tokio|mio' | sort -u || true)
+if [ -n "$leaks" ]; then echo "the hydrate build depends on: $leaks"; exit 1; fi
+leaks=$(cargo tree -p registry --target wasm32-unknown-unknown -e normal --prefix none | awk '{print $1}' | grep -xE 'sqlx.*|tokio|leptos.*' | sort -u || true)
+if [ -n "$leaks" ]; then echo "the registry crate depends on: $leaks"; exit 1; fi
+echo "ok: neither app (hydrate) nor registry depends on sqlx or tokio"
+
+printf '\n== cargo test --workspace (SQLite and PostgreSQL)\n'
+cargo test --workspace --locked
+
+printf '\n== cargo leptos build --release\n'
+cargo leptos build --release
+
+printf '\n== end-to-end tests in Chromium (release build)\n'
+(cd end2end && npx playwright test)
+
+echo "all tests passed in $(( $(date +%s) - start )) s"

@@ -1,0 +1,84 @@
+//! The router in process: health, the server-rendered repositories page, its server function, 404s.
+
+mod support;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use quayside::startup::{build_router, leptos_options, AppState};
+use registry::{Caller, Registry, SystemClock};
+use std::sync::Arc;
+use support::{open_store, Backend};
+use tower::ServiceExt;
+
+async fn app() -> (axum::Router, Option<tempfile::TempDir>) {
+    let (store, dir) = open_store(Backend::Sqlite).await;
+    let registry = Registry::new(Arc::new(store), Arc::new(SystemClock), Default::default());
+    quayside::demo::seed(&registry).await.expect("seed");
+    let state = AppState { leptos_options: leptos_options("127.0.0.1:0".parse().unwrap(), "target/site".into()), registry };
+    (build_router(state), dir)
+}
+
+async fn get(router: &axum::Router, uri: &str) -> (StatusCode, String) {
+    let resp = router.clone().oneshot(Request::get(uri).body(Body::empty()).unwrap()).await.unwrap();
+    let status = resp.status();
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+#[tokio::test]
+async fn health_answers_when_the_database_does() {
+    let (router, _dir) = app().await;
+    assert_eq!(get(&router, "/healthz").await, (StatusCode::OK, "ok\n".to_owned()));
+}
+
+#[tokio::test]
+async fn repositories_page_is_rendered_on_the_server() {
+    let (router, _dir) = app().await;
+    for uri in ["/", "/repository", "/repository/"] {
+        let (status, html) = get(&router, uri).await;
+        assert_eq!(status, StatusCode::OK, "{uri}");
+        // Rendered, not left in a <template> for JavaScript to swap in.
+        let table = html.find("id=\"repositories\"").expect("the table is in the HTML");
+        assert!(!html[..table].contains("<template"), "{uri}: content must not wait for JS");
+        for name in ["<strong>web</strong>", "<strong>api</strong>", "<strong>tools/builder</strong>", "<strong>alpine</strong>"] {
+            assert!(html.contains(name), "{uri} lacks {name}");
+        }
+        assert!(html.contains("/pkg/quayside.js"), "hydration script is linked");
+        assert!(html.contains("data-hydrated=\"false\""), "the hydration marker starts false");
+    }
+    let (_, filtered) = get(&router, "/repository/?q=ALP").await;
+    assert!(filtered.contains("<strong>alpine</strong>") && !filtered.contains("<strong>web</strong>"));
+    let (_, none) = get(&router, "/repository/?q=nothing-here").await;
+    assert!(none.contains("No repository matches this filter."));
+}
+
+#[tokio::test]
+async fn the_server_function_answers_json() {
+    let (router, _dir) = app().await;
+    let (status, body) = get(&router, "/rpc/repositories?filter=acme&page=1").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let names: Vec<_> = v["page"]["items"].as_array().unwrap().iter().map(|r| format!("{}/{}", r["path"]["namespace"].as_str().unwrap(), r["path"]["name"].as_str().unwrap())).collect();
+    assert_eq!(names, ["acme/api", "acme/tools/builder", "acme/web"]);
+    assert_eq!(v["page"]["has_additional"], false);
+}
+
+#[tokio::test]
+async fn unknown_pages_are_http_404() {
+    let (router, _dir) = app().await;
+    let (status, html) = get(&router, "/no/such/page").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(html.contains("Page not found"));
+}
+
+#[tokio::test]
+async fn demo_refuses_a_registry_that_has_data() {
+    let (store, _dir) = open_store(Backend::Sqlite).await;
+    let registry = Registry::new(Arc::new(store), Arc::new(SystemClock), Default::default());
+    quayside::demo::seed(&registry).await.unwrap();
+    let err = quayside::demo::seed(&registry).await.unwrap_err();
+    assert!(err.to_string().contains("already has repositories"));
+    let page = registry.list_repositories(&Caller::admin(), Default::default()).await.unwrap();
+    assert!(!page.items.is_empty());
+}
