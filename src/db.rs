@@ -133,7 +133,8 @@ fn repository_from(row: &AnyRow) -> Result<Repository> {
     })
 }
 
-const MANIFEST_COLUMNS: &str = "m.id, m.repository_id, m.digest, m.media_type, m.config_media_type, m.layers_compressed_size, m.created_ms";
+const MANIFEST_COLUMNS: &str =
+    "m.id, m.repository_id, m.digest, m.media_type, m.config_media_type, m.layers_compressed_size, m.created_ms, m.subject_digest, m.artifact_type";
 
 fn manifest_from(row: &AnyRow) -> Result<Manifest> {
     let digest: String = row.try_get("digest").map_err(db_err)?;
@@ -145,6 +146,12 @@ fn manifest_from(row: &AnyRow) -> Result<Manifest> {
         config_media_type: row.try_get("config_media_type").map_err(db_err)?,
         layers_compressed_size: row.try_get("layers_compressed_size").map_err(db_err)?,
         created_ms: row.try_get("created_ms").map_err(db_err)?,
+        subject_digest: row
+            .try_get::<Option<String>, _>("subject_digest")
+            .map_err(db_err)?
+            .map(|d| Digest::parse(&d).map_err(|_| corrupt("subject digest")))
+            .transpose()?,
+        artifact_type: row.try_get("artifact_type").map_err(db_err)?,
     })
 }
 
@@ -375,6 +382,59 @@ impl Store for SqlStore {
             .collect::<Result<Vec<_>>>()?;
         Ok(page_of(items, page, limit))
     }
+
+    async fn blob_size(&self, repository_id: i64, digest: &Digest) -> Result<Option<i64>> {
+        self.blob_size_in(repository_id, digest).await
+    }
+
+    async fn upload_repository(&self, upload_id: &str) -> Result<Option<i64>> {
+        let row = sqlx::query("SELECT repository_id FROM blob_upload WHERE uuid = $1").bind(upload_id).fetch_optional(&self.read).await.map_err(db_err)?;
+        row.map(|r| r.try_get("repository_id").map_err(db_err)).transpose()
+    }
+
+    async fn tag_names(&self, repository_id: i64, last: Option<&str>, n: u32, now: Millis) -> Result<Vec<String>> {
+        let sql = format!("SELECT DISTINCT t.name FROM tag t WHERE t.repository_id = $1 AND {ALIVE} AND ($3 IS NULL OR t.name > $3) ORDER BY t.name LIMIT $4");
+        let rows = sqlx::query(&sql).bind(repository_id).bind(now).bind(last).bind(i64::from(n)).fetch_all(&self.read).await.map_err(db_err)?;
+        rows.iter().map(|r| r.try_get("name").map_err(db_err)).collect()
+    }
+
+    async fn catalog(&self, last: Option<&str>, n: u32, public_only: bool) -> Result<Vec<RepoPath>> {
+        let rows = sqlx::query(
+            "SELECT n.name || '/' || r.name AS path FROM repository r JOIN namespace n ON n.id = r.namespace_id \
+             WHERE ($1 IS NULL OR n.name || '/' || r.name > $1) AND (NOT $2 OR r.visibility = 'public') \
+             ORDER BY n.name || '/' || r.name LIMIT $3",
+        )
+        .bind(last)
+        .bind(public_only)
+        .bind(i64::from(n))
+        .fetch_all(&self.read)
+        .await
+        .map_err(db_err)?;
+        rows.iter()
+            .map(|r| {
+                let p: String = r.try_get("path").map_err(db_err)?;
+                RepoPath::parse(&p).map_err(|_| corrupt("repository name"))
+            })
+            .collect()
+    }
+
+    async fn referrers(&self, repository_id: i64, digest: &Digest) -> Result<Vec<(Manifest, Vec<u8>)>> {
+        let sql = format!("SELECT {MANIFEST_COLUMNS}, m.bytes FROM manifest m WHERE m.repository_id = $1 AND m.subject_digest = $2 ORDER BY m.id");
+        let rows = sqlx::query(&sql).bind(repository_id).bind(digest.as_str()).fetch_all(&self.read).await.map_err(db_err)?;
+        rows.iter().map(|r| Ok((manifest_from(r)?, r.try_get("bytes").map_err(db_err)?))).collect()
+    }
+}
+
+impl SqlStore {
+    async fn blob_size_in(&self, repository_id: i64, digest: &Digest) -> Result<Option<i64>> {
+        blob_size_query(repository_id, digest).fetch_optional(&self.read).await.map_err(db_err)?.map(|r| r.try_get("size").map_err(db_err)).transpose()
+    }
+}
+
+fn blob_size_query<'q>(repository_id: i64, digest: &'q Digest) -> sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>> {
+    sqlx::query("SELECT b.size FROM repository_blob rb JOIN blob b ON b.digest = rb.digest WHERE rb.repository_id = $1 AND rb.digest = $2")
+        .bind(repository_id)
+        .bind(digest.as_str())
 }
 
 struct SqlTx {
@@ -456,8 +516,8 @@ impl Tx for SqlTx {
 
     async fn insert_manifest(&mut self, repository_id: i64, m: &NewManifest, child_ids: &[i64], now: Millis) -> Result<Manifest> {
         let row = sqlx::query(
-            "INSERT INTO manifest (repository_id, digest, media_type, bytes, config_media_type, layers_compressed_size, created_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+            "INSERT INTO manifest (repository_id, digest, media_type, bytes, config_media_type, layers_compressed_size, created_ms, subject_digest, artifact_type) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
         )
         .bind(repository_id)
         .bind(m.digest.as_str())
@@ -466,6 +526,8 @@ impl Tx for SqlTx {
         .bind(m.config_media_type.clone())
         .bind(m.layers_compressed_size)
         .bind(now)
+        .bind(m.subject.as_ref().map(|d| d.as_str().to_owned()))
+        .bind(m.artifact_type.clone())
         .fetch_one(&mut *self.tx)
         .await
         .map_err(db_err)?;
@@ -478,6 +540,14 @@ impl Tx for SqlTx {
                 .await
                 .map_err(db_err)?;
         }
+        for blob in &m.blobs {
+            sqlx::query("INSERT INTO manifest_blob (manifest_id, digest) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                .bind(id)
+                .bind(blob.as_str())
+                .execute(&mut *self.tx)
+                .await
+                .map_err(db_err)?;
+        }
         Ok(Manifest {
             id,
             repository_id,
@@ -486,6 +556,8 @@ impl Tx for SqlTx {
             config_media_type: m.config_media_type.clone(),
             layers_compressed_size: m.layers_compressed_size,
             created_ms: now,
+            subject_digest: m.subject.clone(),
+            artifact_type: m.artifact_type.clone(),
         })
     }
 
@@ -639,6 +711,55 @@ impl Tx for SqlTx {
 
     async fn delete_policy(&mut self, policy_id: &str) -> Result<bool> {
         let done = sqlx::query("DELETE FROM immutability_policy WHERE id = $1").bind(policy_id).execute(&mut *self.tx).await.map_err(db_err)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn blob_size(&mut self, repository_id: i64, digest: &Digest) -> Result<Option<i64>> {
+        blob_size_query(repository_id, digest).fetch_optional(&mut *self.tx).await.map_err(db_err)?.map(|r| r.try_get("size").map_err(db_err)).transpose()
+    }
+
+    async fn link_blob(&mut self, repository_id: i64, digest: &Digest, size: i64, now: Millis) -> Result<()> {
+        sqlx::query("INSERT INTO blob (digest, size, created_ms) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+            .bind(digest.as_str())
+            .bind(size)
+            .bind(now)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(db_err)?;
+        sqlx::query("INSERT INTO repository_blob (repository_id, digest, created_ms) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+            .bind(repository_id)
+            .bind(digest.as_str())
+            .bind(now)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn unlink_blob(&mut self, repository_id: i64, digest: &Digest) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM repository_blob WHERE repository_id = $1 AND digest = $2")
+            .bind(repository_id)
+            .bind(digest.as_str())
+            .execute(&mut *self.tx)
+            .await
+            .map_err(db_err)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn insert_upload(&mut self, repository_id: i64, now: Millis) -> Result<String> {
+        let id = uuid::Uuid::new_v4().to_string();
+        sqlx::query("INSERT INTO blob_upload (uuid, repository_id, created_ms) VALUES ($1, $2, $3)")
+            .bind(id.as_str())
+            .bind(repository_id)
+            .bind(now)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(db_err)?;
+        Ok(id)
+    }
+
+    async fn delete_upload(&mut self, upload_id: &str) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM blob_upload WHERE uuid = $1").bind(upload_id).execute(&mut *self.tx).await.map_err(db_err)?;
         Ok(done.rows_affected() > 0)
     }
 

@@ -44,6 +44,10 @@ pub fn image(arch: &str, seed: &str, layer_sizes: &[i64], labels: &[(&str, &str)
         config_media_type: Some(OCI_CONFIG.into()),
         layers_compressed_size: Some(layer_sizes.iter().sum()),
         children: vec![],
+        // The demo has no blob store behind it: its layers are descriptions, not content.
+        blobs: vec![],
+        subject: None,
+        artifact_type: None,
         config_labels: labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
         bytes,
     }
@@ -61,6 +65,9 @@ pub fn index(children: &[(&Manifest, &str)]) -> NewManifest {
         config_media_type: None,
         layers_compressed_size: None,
         children: children.iter().map(|(m, _)| m.digest.clone()).collect(),
+        blobs: vec![],
+        subject: None,
+        artifact_type: None,
         config_labels: vec![],
         bytes,
     }

@@ -1,9 +1,11 @@
 //! The Quayside server: storage backends, start-up and the HTTP surfaces around the registry
 //! service (the service itself lives in the `registry` crate).
 
+pub mod blobs;
 pub mod db;
 pub mod demo;
 pub mod startup;
+pub mod v2;
 
 use std::path::PathBuf;
 

@@ -14,6 +14,7 @@ use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use registry::{Config, Registry, SystemClock};
 
+use crate::blobs::BlobStore;
 use crate::db::SqlStore;
 use crate::Settings;
 
@@ -25,6 +26,7 @@ pub const OUTPUT_NAME: &str = "quayside";
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub registry: Registry,
+    pub blobs: BlobStore,
 }
 
 /// Opens (and migrates) the database named by the settings; creates the data dir.
@@ -54,6 +56,7 @@ pub fn build_router(state: AppState) -> Router {
     let options = state.leptos_options.clone();
     Router::new()
         .route("/healthz", get(healthz))
+        .merge(crate::v2::router())
         .leptos_routes_with_context(&state, routes, move || provide_context(registry.clone()), move || app::shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
         .layer(tower_http::compression::CompressionLayer::new())
@@ -70,7 +73,8 @@ async fn healthz(State(registry): State<Registry>) -> (StatusCode, &'static str)
 pub async fn serve(settings: Settings, listen: SocketAddr, site_root: PathBuf) -> anyhow::Result<()> {
     let store = open(&settings).await?;
     tracing::info!(database = %redact(&settings.database_url), backend = ?store.backend(), "database ready");
-    let state = AppState { leptos_options: leptos_options(listen, site_root), registry: registry(store) };
+    let blobs = BlobStore::open(&settings.data_dir).with_context(|| format!("cannot open the blob store under {}", settings.data_dir.display()))?;
+    let state = AppState { leptos_options: leptos_options(listen, site_root), registry: registry(store), blobs };
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
     println!("Quayside is serving on http://{addr}/");

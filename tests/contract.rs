@@ -260,7 +260,7 @@ async fn unlocking_needs_admin(b: Backend) {
     f.reg.set_immutable(&f.admin, &f.repo, &tag("v1"), true).await.unwrap();
     // Without accounts (issue #5) a signed-in user has no role on a private repository.
     let user = Caller { principal: Principal::User("dev".into()), address: None };
-    assert!(matches!(f.reg.set_immutable(&user, &f.repo, &tag("v1"), false).await, Err(Error::NotFound(_))));
+    assert!(matches!(f.reg.set_immutable(&user, &f.repo, &tag("v1"), false).await, Err(Error::RepositoryNotFound(_))));
     f.reg.set_immutable(&f.admin, &f.repo, &tag("v1"), false).await.unwrap();
     assert!(!f.alive("v1").await.unwrap().immutable);
 }

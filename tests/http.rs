@@ -15,7 +15,10 @@ async fn app() -> (axum::Router, Option<tempfile::TempDir>) {
     let (store, dir) = open_store(Backend::Sqlite).await;
     let registry = Registry::new(Arc::new(store), Arc::new(SystemClock), Default::default());
     quayside::demo::seed(&registry).await.expect("seed");
-    let state = AppState { leptos_options: leptos_options("127.0.0.1:0".parse().unwrap(), "target/site".into()), registry };
+    let blob_dir = tempfile::tempdir().unwrap();
+    let blobs = quayside::blobs::BlobStore::open(blob_dir.path()).unwrap();
+    let state = AppState { leptos_options: leptos_options("127.0.0.1:0".parse().unwrap(), "target/site".into()), registry, blobs };
+    std::mem::forget(blob_dir); // lives as long as the test process
     (build_router(state), dir)
 }
 

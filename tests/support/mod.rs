@@ -32,6 +32,16 @@ pub fn postgres_server() -> String {
         .expect("QUAYSIDE_TEST_POSTGRES_URL is not set: run the tests with `make test`, which starts a private PostgreSQL 15 cluster")
 }
 
+/// A new, empty PostgreSQL database on the test cluster; returns its URL.
+pub async fn fresh_postgres_database() -> String {
+    let server = postgres_server();
+    let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = sqlx::PgConnection::connect(&format!("{server}/postgres")).await.expect("connect to the test cluster");
+    admin.execute(format!("CREATE DATABASE {name}").as_str()).await.expect("create test database");
+    admin.close().await.ok();
+    format!("{server}/{name}")
+}
+
 pub async fn open_store(backend: Backend) -> (SqlStore, Option<tempfile::TempDir>) {
     match backend {
         Backend::Sqlite => {
@@ -39,14 +49,7 @@ pub async fn open_store(backend: Backend) -> (SqlStore, Option<tempfile::TempDir
             let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
             (SqlStore::open(&url).await.expect("open sqlite"), Some(dir))
         }
-        Backend::Postgres => {
-            let server = postgres_server();
-            let name = format!("t_{}", uuid::Uuid::new_v4().simple());
-            let mut admin = sqlx::PgConnection::connect(&format!("{server}/postgres")).await.expect("connect to the test cluster");
-            admin.execute(format!("CREATE DATABASE {name}").as_str()).await.expect("create test database");
-            admin.close().await.ok();
-            (SqlStore::open(&format!("{server}/{name}")).await.expect("open postgres"), None)
-        }
+        Backend::Postgres => (SqlStore::open(&fresh_postgres_database().await).await.expect("open postgres"), None),
     }
 }
 

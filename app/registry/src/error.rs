@@ -10,9 +10,15 @@ pub enum Error {
     /// Input that breaks a rule (HTTP 400).
     #[error("{0}")]
     Invalid(String),
+    /// The repository does not exist, or is not visible to the caller (HTTP 404).
+    #[error("{0}")]
+    RepositoryNotFound(String),
     /// The thing named does not exist, or is not visible to the caller (HTTP 404).
     #[error("{0}")]
     NotFound(String),
+    /// A manifest names a blob or child manifest the repository does not have.
+    #[error("{0}")]
+    BlobUnknown(String),
     /// An immutable tag stands in the way (HTTP 409, error type `tag_immutable`).
     #[error("{0}")]
     TagImmutable(String),

@@ -18,4 +18,4 @@ pub mod store;
 pub use error::{Error, Result};
 pub use model::*;
 pub use names::{Digest, LabelKey, NameError, NamespaceName, RepoPath, RepositoryName, TagName};
-pub use service::{Caller, Clock, Config, FixedClock, HistoryParams, Registry, SystemClock};
+pub use service::{Caller, Clock, Config, FixedClock, HistoryParams, ManifestRef, Registry, SystemClock};

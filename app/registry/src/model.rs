@@ -102,6 +102,9 @@ pub struct Manifest {
     /// Sum of the layers' sizes; `None` for an index.
     pub layers_compressed_size: Option<i64>,
     pub created_ms: Millis,
+    /// The manifest this one refers to (OCI `subject`), for the referrers API.
+    pub subject_digest: Option<Digest>,
+    pub artifact_type: Option<String>,
 }
 
 impl Manifest {
@@ -120,6 +123,10 @@ pub struct NewManifest {
     pub layers_compressed_size: Option<i64>,
     /// For an index: the child manifests (already stored in the repository).
     pub children: Vec<Digest>,
+    /// For an image: its config and layer blobs (already uploaded to the repository).
+    pub blobs: Vec<Digest>,
+    pub subject: Option<Digest>,
+    pub artifact_type: Option<String>,
     /// The `Labels` of the image config, stored with source `manifest`.
     pub config_labels: Vec<(String, String)>,
 }

@@ -164,7 +164,7 @@ impl Registry {
             // Anonymous callers are asked to sign in, whatever they lacked.
             _ if caller.principal == Principal::Anonymous => Err(Error::Unauthorized),
             // A private repository is not revealed to someone who cannot read it.
-            None => Err(Error::not_found(format!("Repository '{}' not found", repo.path))),
+            None => Err(repo_not_found(&repo.path)),
             Some(_) => Err(Error::Forbidden(format!("You need {} permission on {}", role_name(needed), repo.path))),
         }
     }
@@ -193,6 +193,33 @@ impl Registry {
         }
         tx.lock_repository(repo.id).await?;
         Ok(Locked { tx, repo, now: self.clock.now_ms() })
+    }
+
+    /// Like [`Self::lock`] for a push: a missing repository is created (private) when the caller
+    /// administers the namespace, as a push to a new name does in Quay.
+    async fn lock_for_push(&self, caller: &Caller, path: &RepoPath) -> Result<Locked> {
+        let mut tx = self.store.begin().await?;
+        let now = self.clock.now_ms();
+        let repo = match tx.repository(path).await? {
+            Some(repo) => repo,
+            None => {
+                self.authorize_namespace_admin(caller)?;
+                let ns = match tx.namespace(&path.namespace).await? {
+                    Some(ns) => ns,
+                    None => tx.insert_namespace(&path.namespace, DEFAULT_TIME_MACHINE_S, now).await?,
+                };
+                let repo = tx.insert_repository(ns.id, path, Visibility::Private, "", now).await?;
+                let audit = self.audit(caller, &repo, "create_repo", json!({ "visibility": "private", "by_push": true }), now);
+                tx.insert_audit(&audit).await?;
+                repo
+            }
+        };
+        self.authorize(caller, &repo, Role::Write)?;
+        if repo.state != RepoState::Normal {
+            return Err(Error::ReadOnly);
+        }
+        tx.lock_repository(repo.id).await?;
+        Ok(Locked { tx, repo, now })
     }
 
     fn audit(&self, caller: &Caller, repo: &Repository, action: &'static str, mut data: serde_json::Value, now: Millis) -> NewAudit {
@@ -312,14 +339,19 @@ impl Registry {
     /// Stores a manifest (a push) and, when `tag` is given, points the tag at it through the same
     /// path as every other retarget. Child manifests of an index must already be stored.
     pub async fn put_manifest(&self, caller: &Caller, path: &RepoPath, new: NewManifest, tag: Option<&TagName>) -> Result<Manifest> {
-        let Locked { mut tx, repo, now } = self.lock(caller, path, Role::Write).await?;
+        let Locked { mut tx, repo, now } = self.lock_for_push(caller, path).await?;
         let manifest = match tx.manifest_by_digest(repo.id, &new.digest).await? {
             Some(m) => m,
             None => {
                 let mut child_ids = Vec::with_capacity(new.children.len());
                 for child in &new.children {
-                    let c = tx.manifest_by_digest(repo.id, child).await?.ok_or_else(|| manifest_not_found(child))?;
+                    let c = tx.manifest_by_digest(repo.id, child).await?.ok_or_else(|| Error::BlobUnknown(format!("Manifest references unknown manifest {child}")))?;
                     child_ids.push(c.id);
+                }
+                for blob in &new.blobs {
+                    if tx.blob_size(repo.id, blob).await?.is_none() {
+                        return Err(Error::BlobUnknown(format!("Manifest references unknown blob {blob}")));
+                    }
                 }
                 let m = tx.insert_manifest(repo.id, &new, &child_ids, now).await?;
                 for (key, value) in &new.config_labels {
@@ -596,6 +628,135 @@ impl Registry {
     }
 }
 
+impl Registry {
+    // ---- blobs and uploads (/v2) ----------------------------------------------------------
+
+    /// The size of a blob the caller may read in the repository.
+    pub async fn blob_size(&self, caller: &Caller, path: &RepoPath, digest: &Digest) -> Result<i64> {
+        let repo = self.readable(caller, path).await?;
+        self.store.blob_size(repo.id, digest).await?.ok_or_else(|| blob_not_found(digest))
+    }
+
+    /// Starts an upload (creating the repository on a first push) and returns its id.
+    pub async fn start_upload(&self, caller: &Caller, path: &RepoPath) -> Result<String> {
+        let Locked { mut tx, repo, now } = self.lock_for_push(caller, path).await?;
+        let id = tx.insert_upload(repo.id, now).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Checks that an upload in progress belongs to the repository and the caller may write it.
+    pub async fn check_upload(&self, caller: &Caller, path: &RepoPath, upload_id: &str) -> Result<()> {
+        let repo = self.store.repository(path).await?.ok_or_else(|| repo_not_found(path))?;
+        self.authorize(caller, &repo, Role::Write)?;
+        match self.store.upload_repository(upload_id).await? {
+            Some(id) if id == repo.id => Ok(()),
+            _ => Err(Error::not_found("Upload not found")),
+        }
+    }
+
+    /// Records a verified blob in the repository and ends its upload (if it had one). Called
+    /// after the blob store has the content under its digest.
+    pub async fn complete_upload(&self, caller: &Caller, path: &RepoPath, upload_id: Option<&str>, digest: &Digest, size: i64) -> Result<()> {
+        let Locked { mut tx, repo, now } = self.lock_for_push(caller, path).await?;
+        if let Some(id) = upload_id {
+            if !tx.delete_upload(id).await? {
+                return Err(Error::not_found("Upload not found"));
+            }
+        }
+        tx.link_blob(repo.id, digest, size, now).await?;
+        tx.commit().await
+    }
+
+    pub async fn cancel_upload(&self, caller: &Caller, path: &RepoPath, upload_id: &str) -> Result<()> {
+        self.check_upload(caller, path, upload_id).await?;
+        let mut tx = self.store.begin().await?;
+        tx.delete_upload(upload_id).await?;
+        tx.commit().await
+    }
+
+    /// Lets `path` read a blob of `from` (cross-repository mount). `None` when `from` lacks it or
+    /// the caller may not read it: the client then uploads instead.
+    pub async fn mount_blob(&self, caller: &Caller, path: &RepoPath, from: &RepoPath, digest: &Digest) -> Result<Option<i64>> {
+        let size = match self.readable(caller, from).await {
+            Ok(src) => self.store.blob_size(src.id, digest).await?,
+            Err(_) => None,
+        };
+        let Some(size) = size else { return Ok(None) };
+        let Locked { mut tx, repo, now } = self.lock_for_push(caller, path).await?;
+        tx.link_blob(repo.id, digest, size, now).await?;
+        tx.commit().await?;
+        Ok(Some(size))
+    }
+
+    /// Removes the repository's link to a blob (the bytes go with garbage collection).
+    pub async fn delete_blob(&self, caller: &Caller, path: &RepoPath, digest: &Digest) -> Result<()> {
+        let Locked { mut tx, repo, .. } = self.lock(caller, path, Role::Write).await?;
+        if !tx.unlink_blob(repo.id, digest).await? {
+            return Err(blob_not_found(digest));
+        }
+        tx.commit().await
+    }
+
+    /// Alive tag names in name order, after `last`, at most `n` (1..=1000).
+    pub async fn tag_names(&self, caller: &Caller, path: &RepoPath, last: Option<&str>, n: Option<u32>) -> Result<Vec<String>> {
+        let repo = self.readable(caller, path).await?;
+        self.store.tag_names(repo.id, last, n.unwrap_or(1000).clamp(1, 1000), self.clock.now_ms()).await
+    }
+
+    /// Repositories the caller may read, in name order, after `last`, at most `n` (1..=1000).
+    pub async fn catalog(&self, caller: &Caller, last: Option<&str>, n: Option<u32>) -> Result<Vec<RepoPath>> {
+        self.store.catalog(last, n.unwrap_or(1000).clamp(1, 1000), caller.principal != Principal::Admin).await
+    }
+
+    /// Manifests whose `subject` is `digest`, optionally only of one artifact type.
+    pub async fn referrers(&self, caller: &Caller, path: &RepoPath, digest: &Digest, artifact_type: Option<&str>) -> Result<Vec<(Manifest, Vec<u8>)>> {
+        let repo = self.readable(caller, path).await?;
+        let mut found = self.store.referrers(repo.id, digest).await?;
+        if let Some(t) = artifact_type {
+            found.retain(|(m, _)| m.artifact_type.as_deref() == Some(t));
+        }
+        Ok(found)
+    }
+
+    /// A manifest by digest, or the one an alive tag points at.
+    pub async fn resolve_manifest(&self, caller: &Caller, path: &RepoPath, reference: &ManifestRef) -> Result<(Manifest, Vec<u8>)> {
+        match reference {
+            ManifestRef::Digest(d) => self.manifest(caller, path, d).await,
+            ManifestRef::Tag(t) => {
+                let repo = self.readable(caller, path).await?;
+                let q = HistoryQuery { only_active: true, specific_tag: Some(t.to_string()), page: 1, limit: 1, ..Default::default() };
+                let row = self.store.tag_history(repo.id, &q, self.clock.now_ms()).await?.items.into_iter().next().ok_or_else(|| tag_not_found(t))?;
+                let m = self.store.manifest_by_digest(repo.id, &row.tag.manifest_digest).await?.ok_or_else(|| manifest_not_found(&row.tag.manifest_digest))?;
+                let bytes = self.store.manifest_bytes(m.id).await?;
+                Ok((m, bytes))
+            }
+        }
+    }
+}
+
+/// A `/v2` manifest reference: a tag or a digest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ManifestRef {
+    Tag(TagName),
+    Digest(Digest),
+}
+
+impl ManifestRef {
+    /// A digest when it has `algorithm:`, else a tag.
+    pub fn parse(s: &str) -> Result<Self> {
+        if s.contains(':') {
+            Ok(Self::Digest(Digest::parse(s)?))
+        } else {
+            Ok(Self::Tag(TagName::parse(s)?))
+        }
+    }
+}
+
+fn blob_not_found(digest: &Digest) -> Error {
+    Error::not_found(format!("Blob '{digest}' not found"))
+}
+
 /// Parses a history name filter (SPEC §2.2): `like:TEXT` or `eq:NAME`; no `:` is an error; an
 /// unknown operation is ignored.
 pub fn parse_name_filter(filter: Option<&str>) -> Result<Option<NameFilter>> {
@@ -617,7 +778,7 @@ fn role_name(r: Role) -> &'static str {
 }
 
 fn repo_not_found(path: &RepoPath) -> Error {
-    Error::not_found(format!("Repository '{path}' not found"))
+    Error::RepositoryNotFound(format!("Repository '{path}' not found"))
 }
 
 fn manifest_not_found(digest: &Digest) -> Error {

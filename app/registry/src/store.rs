@@ -11,6 +11,7 @@ use crate::error::Result;
 use crate::model::*;
 use crate::names::{Digest, NamespaceName, RepoPath};
 
+
 /// Filters of the tag history listing (SPEC §2.2).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HistoryQuery {
@@ -71,6 +72,17 @@ pub trait Store: Send + Sync + 'static {
     async fn manifest_by_digest(&self, repository_id: i64, digest: &Digest) -> Result<Option<Manifest>>;
     async fn labels(&self, manifest_id: i64, key_prefix: Option<&str>) -> Result<Vec<Label>>;
     async fn audit_log(&self, repository_id: i64, page: u32, limit: u32) -> Result<Page<AuditEntry>>;
+
+    /// The size of a blob the repository may read.
+    async fn blob_size(&self, repository_id: i64, digest: &Digest) -> Result<Option<i64>>;
+    /// The repository an upload in progress belongs to.
+    async fn upload_repository(&self, upload_id: &str) -> Result<Option<i64>>;
+    /// Names of alive tags in name order, after `last`, at most `n`.
+    async fn tag_names(&self, repository_id: i64, last: Option<&str>, n: u32, now: Millis) -> Result<Vec<String>>;
+    /// Repository paths in order, after `last`, at most `n`.
+    async fn catalog(&self, last: Option<&str>, n: u32, public_only: bool) -> Result<Vec<RepoPath>>;
+    /// Manifests whose `subject` is `digest`, with their bytes.
+    async fn referrers(&self, repository_id: i64, digest: &Digest) -> Result<Vec<(Manifest, Vec<u8>)>>;
 }
 
 /// One open transaction. Dropping it without [`Tx::commit`] rolls back.
@@ -91,7 +103,8 @@ pub trait Tx: Send {
     async fn set_repository_state(&mut self, repository_id: i64, state: RepoState) -> Result<()>;
 
     async fn manifest_by_digest(&mut self, repository_id: i64, digest: &Digest) -> Result<Option<Manifest>>;
-    /// Inserts the manifest row with its bytes and child links; the caller checked it is new.
+    /// Inserts the manifest row with its bytes, child links and blob references; the caller
+    /// checked it is new and that the children and blobs exist.
     async fn insert_manifest(&mut self, repository_id: i64, m: &NewManifest, child_ids: &[i64], now: Millis) -> Result<Manifest>;
     async fn manifest_children(&mut self, manifest_id: i64) -> Result<Vec<Manifest>>;
     /// Pointed at by an alive tag, or a child of an index that is.
@@ -115,4 +128,12 @@ pub trait Tx: Send {
     async fn delete_policy(&mut self, policy_id: &str) -> Result<bool>;
 
     async fn insert_audit(&mut self, a: &NewAudit) -> Result<()>;
+
+    async fn blob_size(&mut self, repository_id: i64, digest: &Digest) -> Result<Option<i64>>;
+    /// Records the blob (if new) and lets the repository read it.
+    async fn link_blob(&mut self, repository_id: i64, digest: &Digest, size: i64, now: Millis) -> Result<()>;
+    async fn unlink_blob(&mut self, repository_id: i64, digest: &Digest) -> Result<bool>;
+    /// Starts an upload and returns its id.
+    async fn insert_upload(&mut self, repository_id: i64, now: Millis) -> Result<String>;
+    async fn delete_upload(&mut self, upload_id: &str) -> Result<bool>;
 }

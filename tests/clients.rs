@@ -1,0 +1,211 @@
+//! Real registry clients against the real server: images built locally with umoci (no network),
+//! pushed and pulled with skopeo, compared byte for byte. Runs on SQLite and on PostgreSQL.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+
+use registry::*;
+use serde_json::json;
+use sha2::{Digest as _, Sha256};
+use support::Backend;
+
+/// The server binary on a free port, with its own data dir and database.
+struct Server {
+    child: Child,
+    addr: String,
+    registry: Registry,
+    _data: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
+async fn server(backend: Backend) -> Server {
+    let data = tempfile::tempdir().unwrap();
+    let url = match backend {
+        Backend::Sqlite => format!("sqlite://{}?mode=rwc", data.path().join("q.db").display()),
+        Backend::Postgres => support::fresh_postgres_database().await,
+    };
+    let mut child = Command::new(env!("CARGO_BIN_EXE_quayside"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--database-url", &url, "--data-dir"])
+        .arg(data.path())
+        .env("QUAYSIDE_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let addr = line.trim().rsplit("http://").next().unwrap().trim_end_matches('/').to_owned();
+    assert!(addr.starts_with("127.0.0.1:"), "server said: {line}");
+    let store = quayside::db::SqlStore::open(&url).await.unwrap();
+    let registry = Registry::new(Arc::new(store), Arc::new(SystemClock), Config::default());
+    Server { child, addr, registry, _data: data }
+}
+
+fn run(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{cmd:?} failed:\n{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn try_run(cmd: &mut Command) -> Result<String, String> {
+    let out = cmd.output().unwrap();
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+/// An OCI layout with one image built by umoci: a random payload layer and config labels.
+fn build_image(dir: &Path, tag: &str, arch: &str, payload_len: usize, labels: &[&str]) {
+    let layout = dir.to_str().unwrap();
+    if !dir.join("oci-layout").exists() {
+        run(Command::new("umoci").args(["init", "--layout", layout]));
+    }
+    let image = format!("{layout}:{tag}");
+    run(Command::new("umoci").args(["new", "--image", &image]));
+    let mut config = Command::new("umoci");
+    config.args(["config", "--image", &image, "--architecture", arch, "--os", "linux"]);
+    for l in labels {
+        config.args(["--config.label", l]);
+    }
+    run(&mut config);
+    let payload = dir.with_extension(format!("{tag}.bin"));
+    let bytes: Vec<u8> = (0..payload_len).map(|i| (i as u64).wrapping_mul(2654435761).wrapping_add(tag.len() as u64 * 7 + arch.len() as u64) as u8).collect();
+    std::fs::write(&payload, bytes).unwrap();
+    run(Command::new("umoci").args(["insert", "--image", &image, payload.to_str().unwrap(), "/payload.bin"]));
+}
+
+fn read_index(layout: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap()
+}
+
+/// The manifest descriptor tagged `tag` in a layout's index.json.
+fn descriptor(layout: &Path, tag: &str) -> serde_json::Value {
+    read_index(layout)["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["annotations"]["org.opencontainers.image.ref.name"] == tag)
+        .cloned()
+        .unwrap_or_else(|| panic!("{tag} not in {}", layout.display()))
+}
+
+/// Adds a two-platform image index tagged `tag` to the layout, over two images in it.
+fn add_index(layout: &Path, tag: &str, children: &[(&str, &str)]) -> String {
+    let manifests: Vec<_> = children
+        .iter()
+        .map(|(child, arch)| {
+            let mut d = descriptor(layout, child);
+            d.as_object_mut().unwrap().remove("annotations");
+            d["platform"] = json!({ "architecture": arch, "os": "linux" });
+            d
+        })
+        .collect();
+    let body = serde_json::to_vec(&json!({ "schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": manifests })).unwrap();
+    let hex = hex::encode(Sha256::digest(&body));
+    std::fs::write(layout.join("blobs/sha256").join(&hex), &body).unwrap();
+    let mut index = read_index(layout);
+    index["manifests"].as_array_mut().unwrap().push(json!({
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "digest": format!("sha256:{hex}"),
+        "size": body.len(),
+        "annotations": { "org.opencontainers.image.ref.name": tag },
+    }));
+    std::fs::write(layout.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
+    format!("sha256:{hex}")
+}
+
+fn skopeo_copy(all: bool, from: &str, to: &str) -> Result<String, String> {
+    let mut cmd = Command::new("skopeo");
+    cmd.args(["copy", "--src-tls-verify=false", "--dest-tls-verify=false", "--preserve-digests"]);
+    if all {
+        cmd.arg("--all");
+    }
+    try_run(cmd.args([from, to]))
+}
+
+/// Every blob file of a layout: name → bytes.
+fn blobs_of(layout: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(layout.join("blobs/sha256")).unwrap().map(|e| e.unwrap()).map(|e| (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap())).collect()
+}
+
+async fn alive(reg: &Registry, repo: &RepoPath, tag: &str) -> Option<Tag> {
+    let p = HistoryParams { only_active: true, specific_tag: Some(tag.into()), ..Default::default() };
+    reg.tag_history(&Caller::admin(), repo, &p).await.unwrap().items.into_iter().next().map(|v| v.tag)
+}
+
+async fn round_trips(backend: Backend) {
+    let s = server(backend).await;
+    let work = tempfile::tempdir().unwrap();
+    let src: PathBuf = work.path().join("src");
+    build_image(&src, "one", "amd64", 300_000, &["quay.expires-after=2h", "org.example.team=registry"]);
+    build_image(&src, "two", "amd64", 200_000, &[]);
+    build_image(&src, "arm", "arm64", 150_000, &[]);
+    let index_digest = add_index(&src, "multi", &[("two", "amd64"), ("arm", "arm64")]);
+    let src_ref = |t: &str| format!("oci:{}:{t}", src.display());
+    let dest = |r: &str| format!("docker://{}/{r}", s.addr);
+
+    // Single image: push, pull back, same manifest digest and the same bytes for every blob.
+    skopeo_copy(false, &src_ref("one"), &dest("acme/hello:v1")).unwrap();
+    let out = work.path().join("out");
+    skopeo_copy(false, &dest("acme/hello:v1"), &format!("oci:{}:v1", out.display())).unwrap();
+    assert_eq!(descriptor(&out, "v1")["digest"], descriptor(&src, "one")["digest"]);
+    let (src_blobs, out_blobs) = (blobs_of(&src), blobs_of(&out));
+    for (name, bytes) in &out_blobs {
+        assert_eq!(Some(bytes), src_blobs.get(name), "blob {name} differs after the round trip");
+    }
+
+    // The config label `quay.expires-after=2h` gave the tag an expiration.
+    let repo = RepoPath::parse("acme/hello").unwrap();
+    let v1 = alive(&s.registry, &repo, "v1").await.unwrap();
+    assert_eq!(v1.lifetime_end_ms.map(|e| e - v1.lifetime_start_ms), Some(2 * HOUR_MS));
+    let labels = s.registry.labels(&Caller::admin(), &repo, &v1.manifest_digest, None).await.unwrap();
+    assert!(labels.iter().any(|l| l.key == "org.example.team" && l.value == "registry" && l.source_type == LabelSource::Manifest));
+
+    // A re-push moves the tag; the history shows both lifetimes.
+    skopeo_copy(false, &src_ref("two"), &dest("acme/hello:v1")).unwrap();
+    let history = s.registry.tag_history(&Caller::admin(), &repo, &HistoryParams { specific_tag: Some("v1".into()), ..Default::default() }).await.unwrap();
+    assert_eq!(history.items.len(), 2);
+    assert_eq!(history.items[0].tag.manifest_digest.as_str(), descriptor(&src, "two")["digest"]);
+    assert!(history.items[1].tag.lifetime_end_ms.is_some());
+
+    // A push over an immutable tag is refused, and the tag stays where it was.
+    s.registry.set_immutable(&Caller::admin(), &repo, &TagName::parse("v1").unwrap(), true).await.unwrap();
+    let err = skopeo_copy(false, &src_ref("one"), &dest("acme/hello:v1")).unwrap_err();
+    assert!(err.contains("TAG_IMMUTABLE") || err.contains("immutable"), "{err}");
+    assert_eq!(alive(&s.registry, &repo, "v1").await.unwrap().manifest_digest.as_str(), descriptor(&src, "two")["digest"]);
+
+    // A two-platform index with --all: same index digest back, both platforms pullable.
+    skopeo_copy(true, &src_ref("multi"), &dest("acme/multi:latest")).unwrap();
+    let out2 = work.path().join("out2");
+    skopeo_copy(true, &dest("acme/multi:latest"), &format!("oci:{}:latest", out2.display())).unwrap();
+    assert_eq!(descriptor(&out2, "latest")["digest"], index_digest.as_str());
+    let src_blobs = blobs_of(&src);
+    let out2_blobs = blobs_of(&out2);
+    assert!(out2_blobs.len() >= 7, "index + 2 manifests + 2 configs + 2 layers, got {}", out2_blobs.len());
+    for (name, bytes) in &out2_blobs {
+        assert_eq!(Some(bytes), src_blobs.get(name), "blob {name} differs after the --all round trip");
+    }
+    let raw = run(Command::new("skopeo").args(["inspect", "--raw", "--tls-verify=false", &dest("acme/multi:latest")]));
+    assert_eq!(format!("sha256:{}", hex::encode(Sha256::digest(raw.as_bytes()))), index_digest, "served byte-exact");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn skopeo_round_trips_on_sqlite() {
+    round_trips(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn skopeo_round_trips_on_postgres() {
+    round_trips(Backend::Postgres).await;
+}
