@@ -8,12 +8,14 @@ export PATH="$HOME/.cargo/bin:$PATH"
 
 step() { printf '\n== %s\n' "$*"; }
 
-# Debian packages: Chromium for the browser tests; PostgreSQL 15 and the registry clients are
-# expected on this kind of machine but installed if missing.
+# Debian packages for the tests: Chromium (browser tests), PostgreSQL 15 (contract tests),
+# skopeo and umoci (real registry clients).
 need_apt=()
 if [ "$what" = test ]; then
   [ -x /usr/lib/chromium/chromium ] || need_apt+=(chromium)
   [ -x /usr/lib/postgresql/15/bin/initdb ] || need_apt+=(postgresql-15)
+  command -v skopeo >/dev/null || need_apt+=(skopeo)
+  command -v umoci >/dev/null || need_apt+=(umoci)
 fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   step "apt-get install ${need_apt[*]}"

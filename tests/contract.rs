@@ -348,7 +348,7 @@ async fn index_labels_need_all_children(b: Backend) {
     let idx3 = quayside::demo::index(&[(&c1, "amd64")]);
     let mut idx3 = idx3;
     idx3.children.push(stranger.digest);
-    assert!(matches!(f.reg.put_manifest(&f.admin, &f.repo, idx3, Some(&tag("bad"))).await, Err(Error::NotFound(_))));
+    assert!(matches!(f.reg.put_manifest(&f.admin, &f.repo, idx3, Some(&tag("bad"))).await, Err(Error::BlobUnknown(_))));
 }
 
 async fn user_labels(b: Backend) {

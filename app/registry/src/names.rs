@@ -315,7 +315,8 @@ mod tests {
     proptest! {
         #[test]
         fn valid_tags_parse(s in "[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}") {
-            prop_assert_eq!(TagName::parse(&s).unwrap().as_str(), s.as_str());
+            let parsed = TagName::parse(&s).unwrap();
+            prop_assert_eq!(parsed.as_str(), s.as_str());
         }
 
         #[test]
