@@ -393,7 +393,7 @@ impl Store for SqlStore {
     }
 
     async fn tag_names(&self, repository_id: i64, last: Option<&str>, n: u32, now: Millis) -> Result<Vec<String>> {
-        let sql = format!("SELECT DISTINCT t.name FROM tag t WHERE t.repository_id = $1 AND {ALIVE} AND ($3 IS NULL OR t.name > $3) ORDER BY t.name LIMIT $4");
+        let sql = format!("SELECT t.name FROM tag t WHERE t.repository_id = $1 AND {ALIVE} AND ($3 IS NULL OR t.name > $3) ORDER BY t.name LIMIT $4");
         let rows = sqlx::query(&sql).bind(repository_id).bind(now).bind(last).bind(i64::from(n)).fetch_all(&self.read).await.map_err(db_err)?;
         rows.iter().map(|r| r.try_get("name").map_err(db_err)).collect()
     }

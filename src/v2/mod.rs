@@ -197,10 +197,8 @@ fn urlencode(s: &str) -> String {
 }
 
 async fn catalog(reg: &Registry, who: &Caller, p: &Params) -> V2Result {
-    let n = p.n.unwrap_or(100).clamp(1, 1000);
-    let mut repos = reg.catalog(who, p.last.as_deref(), Some(n + 1)).await.map_err(|e| V2Error::from_domain(e, "NAME_UNKNOWN", "UNSUPPORTED"))?;
-    let more = repos.len() > n as usize;
-    repos.truncate(n as usize);
+    let (repos, more) = reg.catalog(who, p.last.as_deref(), p.n).await.map_err(|e| V2Error::from_domain(e, "NAME_UNKNOWN", "UNSUPPORTED"))?;
+    let n = p.n.unwrap_or(registry::service::MAX_LIST);
     let names: Vec<String> = repos.iter().map(ToString::to_string).collect();
     let mut resp = Json(json!({ "repositories": names })).into_response();
     if let (true, Some(last)) = (more, names.last()) {
@@ -211,10 +209,8 @@ async fn catalog(reg: &Registry, who: &Caller, p: &Params) -> V2Result {
 
 async fn tags_list(reg: &Registry, who: &Caller, name: &str, p: &Params) -> V2Result {
     let path = repo(name)?;
-    let n = p.n.unwrap_or(1000).clamp(1, 1000);
-    let mut tags = reg.tag_names(who, &path, p.last.as_deref(), Some(n + 1)).await.map_err(|e| V2Error::from_domain(e, "NAME_UNKNOWN", "UNSUPPORTED"))?;
-    let more = tags.len() > n as usize;
-    tags.truncate(n as usize);
+    let (tags, more) = reg.tag_names(who, &path, p.last.as_deref(), p.n).await.map_err(|e| V2Error::from_domain(e, "NAME_UNKNOWN", "UNSUPPORTED"))?;
+    let n = p.n.unwrap_or(registry::service::MAX_LIST);
     let mut resp = Json(json!({ "name": path.to_string(), "tags": tags })).into_response();
     if let (true, Some(last)) = (more, tags.last()) {
         resp.headers_mut().insert(header::LINK, paged_link(&format!("/v2/{path}/tags/list"), n, last));

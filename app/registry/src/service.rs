@@ -698,15 +698,21 @@ impl Registry {
         tx.commit().await
     }
 
-    /// Alive tag names in name order, after `last`, at most `n` (1..=1000).
-    pub async fn tag_names(&self, caller: &Caller, path: &RepoPath, last: Option<&str>, n: Option<u32>) -> Result<Vec<String>> {
+    /// Alive tag names in name order, after `last`, at most `n` (1..=10,000; default 10,000), and
+    /// whether more follow.
+    pub async fn tag_names(&self, caller: &Caller, path: &RepoPath, last: Option<&str>, n: Option<u32>) -> Result<(Vec<String>, bool)> {
         let repo = self.readable(caller, path).await?;
-        self.store.tag_names(repo.id, last, n.unwrap_or(1000).clamp(1, 1000), self.clock.now_ms()).await
+        let n = n.unwrap_or(MAX_LIST).clamp(1, MAX_LIST);
+        let names = self.store.tag_names(repo.id, last, n + 1, self.clock.now_ms()).await?;
+        Ok(truncated(names, n))
     }
 
-    /// Repositories the caller may read, in name order, after `last`, at most `n` (1..=1000).
-    pub async fn catalog(&self, caller: &Caller, last: Option<&str>, n: Option<u32>) -> Result<Vec<RepoPath>> {
-        self.store.catalog(last, n.unwrap_or(1000).clamp(1, 1000), caller.principal != Principal::Admin).await
+    /// Repositories the caller may read, in name order, after `last`, at most `n` (1..=10,000),
+    /// and whether more follow.
+    pub async fn catalog(&self, caller: &Caller, last: Option<&str>, n: Option<u32>) -> Result<(Vec<RepoPath>, bool)> {
+        let n = n.unwrap_or(MAX_LIST).clamp(1, MAX_LIST);
+        let repos = self.store.catalog(last, n + 1, caller.principal != Principal::Admin).await?;
+        Ok(truncated(repos, n))
     }
 
     /// Manifests whose `subject` is `digest`, optionally only of one artifact type.
@@ -735,6 +741,9 @@ impl Registry {
     }
 }
 
+/// The longest `/v2` tag or catalog page.
+pub const MAX_LIST: u32 = 10_000;
+
 /// A `/v2` manifest reference: a tag or a digest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ManifestRef {
@@ -751,6 +760,12 @@ impl ManifestRef {
             Ok(Self::Tag(TagName::parse(s)?))
         }
     }
+}
+
+fn truncated<T>(mut items: Vec<T>, n: u32) -> (Vec<T>, bool) {
+    let more = items.len() > n as usize;
+    items.truncate(n as usize);
+    (items, more)
 }
 
 fn blob_not_found(digest: &Digest) -> Error {
