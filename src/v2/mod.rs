@@ -391,14 +391,12 @@ async fn start_upload(reg: &Registry, blobs: &BlobStore, who: &Caller, name: &st
             return Ok(blob_created(&path, &d));
         }
     }
+    let monolithic = p.digest.as_deref().map(digest).transpose()?;
     let id = reg.start_upload(who, &path).await.map_err(upload_err)?;
     blobs.create_upload(&id).await.map_err(V2Error::blob)?;
-    match &p.digest {
+    match monolithic {
         // Monolithic: the whole blob in this request.
-        Some(d) => {
-            let d = digest(d)?;
-            complete(reg, blobs, who, &path, &id, &d, req).await
-        }
+        Some(d) => complete(reg, blobs, who, &path, &id, &d, req).await,
         None => Ok(upload_response(StatusCode::ACCEPTED, &path, &id, 0)),
     }
 }
@@ -406,7 +404,16 @@ async fn start_upload(reg: &Registry, blobs: &BlobStore, who: &Caller, name: &st
 /// Appends the request body, verifies, moves the blob into place and records it.
 async fn complete(reg: &Registry, blobs: &BlobStore, who: &Caller, path: &RepoPath, id: &str, d: &Digest, req: Request) -> V2Result {
     blobs.append(id, None, req.into_body().into_data_stream()).await.map_err(V2Error::blob)?;
-    let size = blobs.complete(id, d).await.map_err(V2Error::blob)?;
+    let size = match blobs.complete(id, d).await {
+        Ok(size) => size,
+        Err(e) => {
+            if matches!(e, BlobError::DigestMismatch) {
+                // The store dropped the bytes; end the upload so nothing half-done stays listed.
+                reg.cancel_upload(who, path, id).await.ok();
+            }
+            return Err(V2Error::blob(e));
+        }
+    };
     reg.complete_upload(who, path, Some(id), d, size as i64).await.map_err(upload_err)?;
     Ok(blob_created(path, d))
 }
