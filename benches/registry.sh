@@ -80,7 +80,7 @@ for name in quayside distribution; do
   ref="docker://127.0.0.1:$port/bench/tags:t0"
   skopeo copy -q --dest-tls-verify=false "oci:$layout:img1" "$ref" >/dev/null
   skopeo inspect --raw --tls-verify=false "$ref" > "$work/manifest.json"
-  mt=$(jq -r .mediaType "$work/manifest.json")
+  mt=$(jq -r '.mediaType // "application/vnd.oci.image.manifest.v1+json"' "$work/manifest.json")
   seq 1 $((TAGS - 1)) | xargs -P 8 -I{} curl -sf -o /dev/null -X PUT -H "Content-Type: $mt" \
     --data-binary @"$work/manifest.json" "http://127.0.0.1:$port/v2/bench/tags/manifests/t{}"
   count=$(curl -sf "http://127.0.0.1:$port/v2/bench/tags/tags/list?n=100000" | jq '.tags | length')

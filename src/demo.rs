@@ -5,18 +5,15 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context as _};
 use registry::store::RepositoryQuery;
-use registry::{Caller, Digest, FixedClock, Manifest, NewManifest, RepoPath, Registry, TagName, Visibility, DAY_MS, HOUR_MS};
+use registry::{Caller, FixedClock, Manifest, NewManifest, RepoPath, Registry, TagName, Visibility, DAY_MS, HOUR_MS};
 use serde_json::json;
-use sha2::{Digest as _, Sha256};
+
+use crate::v2::manifest::sha256_digest as sha256;
 
 const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
 const OCI_LAYER: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
-
-fn sha256(bytes: &[u8]) -> Digest {
-    Digest::from_hash(registry::names::DigestAlgorithm::Sha256, &Sha256::digest(bytes)).expect("a sha256 hash is a valid digest")
-}
 
 /// A synthetic image manifest (used by the demo and the tests) whose config carries `labels`, with layers of the given sizes.
 pub fn image(arch: &str, seed: &str, layer_sizes: &[i64], labels: &[(&str, &str)]) -> NewManifest {

@@ -55,11 +55,13 @@ pub fn build_router(state: AppState) -> Router {
     let registry = state.registry.clone();
     let options = state.leptos_options.clone();
     Router::new()
-        .route("/healthz", get(healthz))
-        .merge(crate::v2::router())
         .leptos_routes_with_context(&state, routes, move || provide_context(registry.clone()), move || app::shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
+        // Pages, JSON and the wasm compress well; blobs and manifests (added below) are served
+        // as stored, byte-exact and without spending CPU on compressed layers.
         .layer(tower_http::compression::CompressionLayer::new())
+        .route("/healthz", get(healthz))
+        .merge(crate::v2::router())
         .with_state(state)
 }
 

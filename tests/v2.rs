@@ -125,8 +125,9 @@ async fn chunked_upload_with_ranges_and_out_of_order_chunks() {
     let r = e.send(Method::PUT, &format!("{loc}?digest={d}"), &[], content[60_000..].to_vec()).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&r.body));
     assert_eq!(r.header("docker-content-digest"), d.as_str());
-    let got = e.get(&format!("/v2/acme/app/blobs/{d}")).await;
+    let got = e.send(Method::GET, &format!("/v2/acme/app/blobs/{d}"), &[("accept-encoding", "gzip, br")], vec![]).await;
     assert_eq!(got.body, content);
+    assert_eq!(got.header("content-encoding"), "", "blobs are served as stored, never recompressed");
     // Ranged read.
     let part = e.send(Method::GET, &format!("/v2/acme/app/blobs/{d}"), &[("range", "bytes=10-19")], vec![]).await;
     assert_eq!(part.status, StatusCode::PARTIAL_CONTENT);
