@@ -116,7 +116,7 @@ impl SqlStore {
 
 // ---- row mapping ---------------------------------------------------------------------------
 
-const REPO_COLUMNS: &str = "r.id, r.namespace_id, n.name AS ns, r.name, r.visibility, r.state, r.description";
+const REPO_COLUMNS: &str = "r.id, r.namespace_id, n.name AS ns, r.name, r.visibility, r.state, r.description, r.tag_version";
 
 fn repository_from(row: &AnyRow) -> Result<Repository> {
     let ns: String = row.try_get("ns").map_err(db_err)?;
@@ -130,6 +130,7 @@ fn repository_from(row: &AnyRow) -> Result<Repository> {
         visibility: Visibility::parse(&visibility).ok_or_else(|| corrupt("visibility"))?,
         state: RepoState::parse(&state).ok_or_else(|| corrupt("state"))?,
         description: row.try_get("description").map_err(db_err)?,
+        tag_version: row.try_get("tag_version").map_err(db_err)?,
     })
 }
 
@@ -392,17 +393,19 @@ impl Store for SqlStore {
         row.map(|r| r.try_get("repository_id").map_err(db_err)).transpose()
     }
 
-    async fn tag_names(&self, repository_id: i64, last: Option<&str>, n: u32, now: Millis) -> Result<Vec<String>> {
+    async fn tag_names(&self, repository_id: i64, last: Option<&str>, n: u32, now: Millis) -> Result<(Vec<String>, Option<Millis>)> {
         // One row with the names joined by newlines (which tag names cannot contain): a list of
         // 10,000 tags costs one row to decode, not 10,000. `string_agg` is in PostgreSQL and
         // in SQLite since 3.44.
         let sql = format!(
-            "SELECT string_agg(s.name, '\n' ORDER BY s.name) AS names FROM \
-             (SELECT t.name FROM tag t WHERE t.repository_id = $1 AND {ALIVE} AND ($3 IS NULL OR t.name > $3) ORDER BY t.name LIMIT $4) s"
+            "SELECT string_agg(s.name, '\n' ORDER BY s.name) AS names, \
+                (SELECT MIN(t.lifetime_end_ms) FROM tag t WHERE t.repository_id = $1 AND NOT t.hidden AND t.lifetime_end_ms > $2) AS next_end \
+             FROM (SELECT t.name FROM tag t WHERE t.repository_id = $1 AND {ALIVE} AND ($3 IS NULL OR t.name > $3) ORDER BY t.name LIMIT $4) s"
         );
         let row = sqlx::query(&sql).bind(repository_id).bind(now).bind(last).bind(i64::from(n)).fetch_one(&self.read).await.map_err(db_err)?;
         let names: Option<String> = row.try_get("names").map_err(db_err)?;
-        Ok(names.map(|s| s.split('\n').map(str::to_owned).collect()).unwrap_or_default())
+        let next_end: Option<i64> = row.try_get("next_end").map_err(db_err)?;
+        Ok((names.map(|s| s.split('\n').map(str::to_owned).collect()).unwrap_or_default(), next_end))
     }
 
     async fn catalog(&self, last: Option<&str>, n: u32, public_only: bool) -> Result<Vec<RepoPath>> {
@@ -447,6 +450,15 @@ fn blob_size_query<'q>(repository_id: i64, digest: &'q Digest) -> sqlx::query::Q
 struct SqlTx {
     backend: Backend,
     tx: Transaction<'static, Any>,
+}
+
+impl SqlTx {
+    /// Marks the repository's tag rows as changed; `which` selects the repository from `$1`.
+    async fn bump_tag_version(&mut self, which: &str, arg: i64) -> Result<()> {
+        let sql = format!("UPDATE repository SET tag_version = tag_version + 1 WHERE {which}");
+        sqlx::query(&sql).bind(arg).execute(&mut *self.tx).await.map_err(db_err)?;
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -507,6 +519,7 @@ impl Tx for SqlTx {
             visibility,
             state: RepoState::Normal,
             description: description.to_owned(),
+            tag_version: 0,
         })
     }
 
@@ -618,6 +631,7 @@ impl Tx for SqlTx {
         .await
         .map_err(db_err)?;
         let id: i64 = row.try_get("id").map_err(db_err)?;
+        self.bump_tag_version("id = $1", t.repository_id).await?;
         let digest: String = sqlx::query("SELECT digest FROM manifest WHERE id = $1")
             .bind(t.manifest_id)
             .fetch_one(&mut *self.tx)
@@ -641,12 +655,12 @@ impl Tx for SqlTx {
 
     async fn set_tag_end(&mut self, tag_id: i64, end_ms: Option<Millis>) -> Result<()> {
         sqlx::query("UPDATE tag SET lifetime_end_ms = $1 WHERE id = $2").bind(end_ms).bind(tag_id).execute(&mut *self.tx).await.map_err(db_err)?;
-        Ok(())
+        self.bump_tag_version("id = (SELECT repository_id FROM tag WHERE id = $1)", tag_id).await
     }
 
     async fn set_tag_immutable(&mut self, tag_id: i64, immutable: bool) -> Result<()> {
         sqlx::query("UPDATE tag SET immutable = $1 WHERE id = $2").bind(immutable).bind(tag_id).execute(&mut *self.tx).await.map_err(db_err)?;
-        Ok(())
+        self.bump_tag_version("id = (SELECT repository_id FROM tag WHERE id = $1)", tag_id).await
     }
 
     async fn labels(&mut self, manifest_id: i64) -> Result<Vec<Label>> {

@@ -50,6 +50,7 @@ contract!(
     private_repository_needs_credentials,
     time_machine_window_choices,
     repository_list_filters_and_pages,
+    tag_name_lists_follow_every_change,
 );
 
 async fn create_move_and_history_order(b: Backend) {
@@ -529,4 +530,30 @@ async fn repository_list_filters_and_pages(b: Backend) {
     assert!(acme.has_additional);
     assert_eq!(list(Some("acme/"), 2, 2).await.items.len(), 1);
     assert_eq!(list(Some("_"), 1, 100).await.items.iter().map(|r| r.path.to_string()).collect::<Vec<_>>(), ["other/x_y"], "_ is literal");
+}
+
+async fn tag_name_lists_follow_every_change(b: Backend) {
+    // The /v2 list is cached per repository version; every change and every expiry must show.
+    let f = fixture(b).await;
+    let names = |last: Option<&'static str>, n: Option<u32>| {
+        let (reg, admin, repo) = (f.reg.clone(), f.admin.clone(), f.repo.clone());
+        async move {
+            let (names, more) = reg.tag_names(&admin, &repo, last, n).await.unwrap();
+            (names.as_ref().clone(), more)
+        }
+    };
+    f.push("b", "b", &[]).await.unwrap();
+    f.push("a", "a", &[]).await.unwrap();
+    assert_eq!(names(None, None).await, (vec!["a".to_owned(), "b".to_owned()], false));
+    f.push("c", "c", &[("quay.expires-after", "1h")]).await.unwrap();
+    assert_eq!(names(None, None).await.0, ["a", "b", "c"]);
+    assert_eq!(names(None, Some(2)).await, (vec!["a".to_owned(), "b".to_owned()], true));
+    assert_eq!(names(Some("b"), Some(2)).await, (vec!["c".to_owned()], false));
+    f.advance(HOUR_MS);
+    assert_eq!(names(None, None).await.0, ["a", "b"], "an expired tag leaves the list without any write");
+    f.reg.delete_tag(&f.admin, &f.repo, &tag("a")).await.unwrap();
+    assert_eq!(names(None, None).await.0, ["b"]);
+    let b_digest = f.alive("b").await.unwrap().manifest_digest;
+    f.reg.set_tag(&f.admin, &f.repo, &tag("d"), &b_digest).await.unwrap();
+    assert_eq!(names(None, None).await.0, ["b", "d"]);
 }

@@ -340,7 +340,7 @@ async fn get_blob(reg: &Registry, blobs: &BlobStore, who: &Caller, name: &str, d
             tracing::error!(%digest, "blob in the database but not on disk");
             V2Error::new(StatusCode::INTERNAL_SERVER_ERROR, "UNKNOWN", "blob content missing from storage")
         })?;
-        *resp.body_mut() = Body::from_stream(ReaderStream::with_capacity(file.take(len), 256 * 1024));
+        *resp.body_mut() = Body::from_stream(ReaderStream::with_capacity(file.take(len), 1024 * 1024));
     }
     Ok(resp)
 }

@@ -79,6 +79,8 @@ pub struct Repository {
     pub visibility: Visibility,
     pub state: RepoState,
     pub description: String,
+    /// Changes whenever a tag row of the repository changes (for caching listings).
+    pub tag_version: i64,
 }
 
 /// A row of the repository list: the repository and what the list page shows about it.

@@ -116,6 +116,39 @@ pub struct Registry {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     config: Arc<Config>,
+    tag_lists: Arc<TagListCache>,
+}
+
+/// Recent `/v2` tag lists. An entry holds while the repository's `tag_version` is unchanged and
+/// no alive tag has expired since, so it is exact across instances sharing one database.
+#[derive(Default)]
+struct TagListCache(std::sync::Mutex<std::collections::HashMap<(i64, Option<String>, u32), CachedTagList>>);
+
+#[derive(Clone)]
+struct CachedTagList {
+    version: i64,
+    valid_until: Option<Millis>,
+    names: Arc<Vec<String>>,
+    more: bool,
+}
+
+impl TagListCache {
+    const MAX_ENTRIES: usize = 1024;
+
+    fn get(&self, key: &(i64, Option<String>, u32), version: i64, now: Millis) -> Option<(Arc<Vec<String>>, bool)> {
+        let map = self.0.lock().ok()?;
+        let hit = map.get(key)?;
+        (hit.version == version && hit.valid_until.is_none_or(|t| now < t)).then(|| (hit.names.clone(), hit.more))
+    }
+
+    fn put(&self, key: (i64, Option<String>, u32), entry: CachedTagList) {
+        if let Ok(mut map) = self.0.lock() {
+            if map.len() >= Self::MAX_ENTRIES {
+                map.clear();
+            }
+            map.insert(key, entry);
+        }
+    }
 }
 
 /// A repository resolved for a write: the transaction holds its lock.
@@ -127,7 +160,7 @@ struct Locked {
 
 impl Registry {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: Config) -> Self {
-        Self { store, clock, config: Arc::new(config) }
+        Self { store, clock, config: Arc::new(config), tag_lists: Default::default() }
     }
 
     pub fn now_ms(&self) -> Millis {
@@ -700,11 +733,21 @@ impl Registry {
 
     /// Alive tag names in name order, after `last`, at most `n` (1..=10,000; default 10,000), and
     /// whether more follow.
-    pub async fn tag_names(&self, caller: &Caller, path: &RepoPath, last: Option<&str>, n: Option<u32>) -> Result<(Vec<String>, bool)> {
+    pub async fn tag_names(&self, caller: &Caller, path: &RepoPath, last: Option<&str>, n: Option<u32>) -> Result<(Arc<Vec<String>>, bool)> {
         let repo = self.readable(caller, path).await?;
         let n = n.unwrap_or(MAX_LIST).clamp(1, MAX_LIST);
-        let names = self.store.tag_names(repo.id, last, n + 1, self.clock.now_ms()).await?;
-        Ok(truncated(names, n))
+        let now = self.clock.now_ms();
+        let key = (repo.id, last.map(str::to_owned), n);
+        if let Some(hit) = self.tag_lists.get(&key, repo.tag_version, now) {
+            return Ok(hit);
+        }
+        // Read after the version: a change in between is cached under the older version and
+        // so never served once the newer version is seen.
+        let (names, next_end) = self.store.tag_names(repo.id, last, n + 1, now).await?;
+        let (names, more) = truncated(names, n);
+        let names = Arc::new(names);
+        self.tag_lists.put(key, CachedTagList { version: repo.tag_version, valid_until: next_end, names: names.clone(), more });
+        Ok((names, more))
     }
 
     /// Repositories the caller may read, in name order, after `last`, at most `n` (1..=10,000),

@@ -77,8 +77,9 @@ pub trait Store: Send + Sync + 'static {
     async fn blob_size(&self, repository_id: i64, digest: &Digest) -> Result<Option<i64>>;
     /// The repository an upload in progress belongs to.
     async fn upload_repository(&self, upload_id: &str) -> Result<Option<i64>>;
-    /// Names of alive tags in name order, after `last`, at most `n`.
-    async fn tag_names(&self, repository_id: i64, last: Option<&str>, n: u32, now: Millis) -> Result<Vec<String>>;
+    /// Names of alive tags in name order, after `last`, at most `n`, and the earliest future
+    /// expiration among the repository's alive tags (when the list changes by itself).
+    async fn tag_names(&self, repository_id: i64, last: Option<&str>, n: u32, now: Millis) -> Result<(Vec<String>, Option<Millis>)>;
     /// Repository paths in order, after `last`, at most `n`.
     async fn catalog(&self, last: Option<&str>, n: u32, public_only: bool) -> Result<Vec<RepoPath>>;
     /// Manifests whose `subject` is `digest`, with their bytes.
