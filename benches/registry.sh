@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Quayside vs Debian's docker-registry (distribution 2.8.2), in one run, on loopback:
 #  1. push and pull the same image set with skopeo (throughput, median of ROUNDS);
-#  2. wrk on /v2/<repo>/tags/list of a repository with 10,000 tags.
+#  2. the same for one 64 MiB blob with curl (the servers alone, without skopeo's costs);
+#  3. wrk on /v2/<repo>/tags/list of a repository with 10,000 tags.
 # Prints the figures and the ratios. Needs a release build: `cargo leptos build --release`.
 # Tunables: ROUNDS (3), IMAGES (4), LAYER_MIB (16), TAGS (10000), WRK_SECONDS (10).
 set -euo pipefail
@@ -74,6 +75,26 @@ for name in quayside distribution; do
   pull[$name]=$(median < "$work/$name.pull")
 done
 
+# --- raw blob transfer (curl, one 64 MiB blob): the servers without skopeo's own costs ----------
+head -c $((64 * 1024 * 1024)) /dev/urandom > "$work/blob.bin"
+blob_digest=sha256:$(sha256sum "$work/blob.bin" | cut -d' ' -f1)
+declare -A rawpush rawpull
+for name in quayside distribution; do
+  port=$([ $name = quayside ] && echo $QPORT || echo $DPORT)
+  : > "$work/$name.rawpush"; : > "$work/$name.rawpull"
+  for r in $(seq 1 $((ROUNDS * 2 - 1))); do
+    loc=$(curl -sf -D - -o /dev/null -X POST "http://127.0.0.1:$port/v2/bench/raw$r/blobs/uploads/" | awk -F': ' 'tolower($1) == "location" { print $2 }' | tr -d '\r')
+    case "$loc" in http*) ;; *) loc="http://127.0.0.1:$port$loc" ;; esac
+    case "$loc" in *\?*) sep='&' ;; *) sep='?' ;; esac
+    curl -sf -o /dev/null -w '%{speed_upload}\n' -X PUT -H 'Content-Type: application/octet-stream' \
+      --data-binary @"$work/blob.bin" "$loc${sep}digest=$blob_digest" | awk '{ print $1 / 1048576 }' >> "$work/$name.rawpush"
+    curl -sf -o /dev/null -w '%{speed_download}\n' "http://127.0.0.1:$port/v2/bench/raw$r/blobs/$blob_digest" \
+      | awk '{ print $1 / 1048576 }' >> "$work/$name.rawpull"
+  done
+  rawpush[$name]=$(median < "$work/$name.rawpush")
+  rawpull[$name]=$(median < "$work/$name.rawpull")
+done
+
 # --- tags/list of a repository with TAGS tags -----------------------------------------------------
 for name in quayside distribution; do
   port=$([ $name = quayside ] && echo $QPORT || echo $DPORT)
@@ -100,5 +121,7 @@ ratio() { echo "scale=2; $1 / $2" | bc -l; }
 printf '\n%-28s %14s %14s %8s\n' "" quayside distribution ratio
 printf '%-28s %14.1f %14.1f %7sx\n' "push MiB/s (median of $ROUNDS)" "${push[quayside]}" "${push[distribution]}" "$(ratio "${push[quayside]}" "${push[distribution]}")"
 printf '%-28s %14.1f %14.1f %7sx\n' "pull MiB/s (median of $ROUNDS)" "${pull[quayside]}" "${pull[distribution]}" "$(ratio "${pull[quayside]}" "${pull[distribution]}")"
+printf '%-28s %14.1f %14.1f %7sx\n' "raw blob PUT MiB/s (curl)" "${rawpush[quayside]}" "${rawpush[distribution]}" "$(ratio "${rawpush[quayside]}" "${rawpush[distribution]}")"
+printf '%-28s %14.1f %14.1f %7sx\n' "raw blob GET MiB/s (curl)" "${rawpull[quayside]}" "${rawpull[distribution]}" "$(ratio "${rawpull[quayside]}" "${rawpull[distribution]}")"
 printf '%-28s %14.1f %14.1f %7sx\n' "tags/list req/s ($TAGS tags)" "${rps[quayside]}" "${rps[distribution]}" "$(ratio "${rps[quayside]}" "${rps[distribution]}")"
 printf '%-28s %14s %14s\n' "tags/list p99 latency" "${p99[quayside]}" "${p99[distribution]}"

@@ -14,7 +14,7 @@ pub enum NameError {
     Tag,
     #[error("Invalid repository name: must be lowercase path components of [a-z0-9] separated by '.', '_' or '-', joined by '/', at most 255 characters, with a namespace and a repository")]
     Repository,
-    #[error("Invalid namespace name: must be lowercase [a-z0-9] separated by '.', '_' or '-', 2-255 characters")]
+    #[error("Invalid namespace name: must be lowercase [a-z0-9] separated by '.', '_' or '-', 1-255 characters")]
     Namespace,
     #[error("Invalid digest: must be sha256:<64 hex> or sha512:<128 hex>, lowercase")]
     Digest,
@@ -115,7 +115,7 @@ string_newtype!(NamespaceName);
 
 impl NamespaceName {
     pub fn parse(s: &str) -> Result<Self, NameError> {
-        if (2..=255).contains(&s.len()) && is_component(s) {
+        if (1..=255).contains(&s.len()) && is_component(s) {
             Ok(Self(s.to_owned()))
         } else {
             Err(NameError::Namespace)
