@@ -24,12 +24,17 @@ if [ -n "$leaks" ]; then echo "the registry crate depends on: $leaks"; exit 1; f
 echo "ok: neither app (hydrate) nor registry depends on sqlx or tokio"
 
 printf '\n== cargo test --workspace (SQLite and PostgreSQL)\n'
-cargo test --workspace --locked
+logs=$(mktemp -d /tmp/quayside-test-logs.XXXXXX)
+cargo test --workspace --locked 2>&1 | tee "$logs/cargo.log"
 
 printf '\n== cargo leptos build --release\n'
 cargo leptos build --release
 
 printf '\n== end-to-end tests in Chromium (release build)\n'
-(cd end2end && npx playwright test)
+(cd end2end && npx playwright test) 2>&1 | tee "$logs/e2e.log"
 
-echo "all tests passed in $(( $(date +%s) - start )) s"
+# One closing line over every runner (set -o pipefail stopped the script on any failure above).
+cargo_passed=$(awk '/^test result:/ { n += $4 } END { print n + 0 }' "$logs/cargo.log")
+e2e_passed=$(sed 's/\x1b\[[0-9;]*m//g' "$logs/e2e.log" | awk '$2 == "passed" && $1 ~ /^[0-9]+$/ { n = $1 } END { print n + 0 }')
+echo "finished in $(( $(date +%s) - start )) s"
+echo "tests: $(( cargo_passed + e2e_passed )) passed, 0 failed"

@@ -255,8 +255,7 @@ impl Store for SqlStore {
     }
 
     async fn repository(&self, path: &RepoPath) -> Result<Option<Repository>> {
-        let sql = format!("SELECT {REPO_COLUMNS} FROM repository r JOIN namespace n ON n.id = r.namespace_id WHERE n.name = $1 AND r.name = $2");
-        let row = sqlx::query(&sql).bind(path.namespace.as_str()).bind(path.name.as_str()).fetch_optional(&self.read).await.map_err(db_err)?;
+        let row = repository_query(path).fetch_optional(&self.read).await.map_err(db_err)?;
         row.as_ref().map(repository_from).transpose()
     }
 
@@ -332,8 +331,7 @@ impl Store for SqlStore {
     }
 
     async fn manifest_by_digest(&self, repository_id: i64, digest: &Digest) -> Result<Option<Manifest>> {
-        let sql = format!("SELECT {MANIFEST_COLUMNS} FROM manifest m WHERE m.repository_id = $1 AND m.digest = $2");
-        let row = sqlx::query(&sql).bind(repository_id).bind(digest.as_str()).fetch_optional(&self.read).await.map_err(db_err)?;
+        let row = manifest_query(repository_id, digest).fetch_optional(&self.read).await.map_err(db_err)?;
         row.as_ref().map(manifest_from).transpose()
     }
 
@@ -441,7 +439,24 @@ impl SqlStore {
     }
 }
 
-fn blob_size_query<'q>(repository_id: i64, digest: &'q Digest) -> sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>> {
+type AnyQuery<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>;
+
+// Queries both the store (reads on the pool) and a transaction run.
+
+fn repository_query(path: &RepoPath) -> AnyQuery<'_> {
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!("SELECT {REPO_COLUMNS} FROM repository r JOIN namespace n ON n.id = r.namespace_id WHERE n.name = $1 AND r.name = $2")
+    });
+    sqlx::query(SQL.as_str()).bind(path.namespace.as_str()).bind(path.name.as_str())
+}
+
+fn manifest_query(repository_id: i64, digest: &Digest) -> AnyQuery<'_> {
+    static SQL: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| format!("SELECT {MANIFEST_COLUMNS} FROM manifest m WHERE m.repository_id = $1 AND m.digest = $2"));
+    sqlx::query(SQL.as_str()).bind(repository_id).bind(digest.as_str())
+}
+
+fn blob_size_query(repository_id: i64, digest: &Digest) -> AnyQuery<'_> {
     sqlx::query("SELECT b.size FROM repository_blob rb JOIN blob b ON b.digest = rb.digest WHERE rb.repository_id = $1 AND rb.digest = $2")
         .bind(repository_id)
         .bind(digest.as_str())
@@ -497,8 +512,7 @@ impl Tx for SqlTx {
     }
 
     async fn repository(&mut self, path: &RepoPath) -> Result<Option<Repository>> {
-        let sql = format!("SELECT {REPO_COLUMNS} FROM repository r JOIN namespace n ON n.id = r.namespace_id WHERE n.name = $1 AND r.name = $2");
-        let row = sqlx::query(&sql).bind(path.namespace.as_str()).bind(path.name.as_str()).fetch_optional(&mut *self.tx).await.map_err(db_err)?;
+        let row = repository_query(path).fetch_optional(&mut *self.tx).await.map_err(db_err)?;
         row.as_ref().map(repository_from).transpose()
     }
 
@@ -529,8 +543,7 @@ impl Tx for SqlTx {
     }
 
     async fn manifest_by_digest(&mut self, repository_id: i64, digest: &Digest) -> Result<Option<Manifest>> {
-        let sql = format!("SELECT {MANIFEST_COLUMNS} FROM manifest m WHERE m.repository_id = $1 AND m.digest = $2");
-        let row = sqlx::query(&sql).bind(repository_id).bind(digest.as_str()).fetch_optional(&mut *self.tx).await.map_err(db_err)?;
+        let row = manifest_query(repository_id, digest).fetch_optional(&mut *self.tx).await.map_err(db_err)?;
         row.as_ref().map(manifest_from).transpose()
     }
 

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use registry::names::DigestAlgorithm;
 use registry::{Digest, NewManifest};
 use serde::Deserialize;
-use sha2::{Digest as _, Sha256};
+use sha2::{Digest as _, Sha256, Sha512};
 
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
@@ -67,6 +67,15 @@ fn digest_of(d: &Descriptor) -> Result<Digest, ManifestError> {
 pub fn sha256_digest(bytes: &[u8]) -> Digest {
     // A sha256 hash always makes a valid digest.
     Digest::from_hash(DigestAlgorithm::Sha256, &Sha256::digest(bytes)).unwrap_or_else(|_| unreachable!("sha256 digests parse"))
+}
+
+/// Whether `bytes` hash to `digest`, with the digest's own algorithm.
+pub fn digest_matches(bytes: &[u8], digest: &Digest) -> bool {
+    let computed = match digest.algorithm() {
+        DigestAlgorithm::Sha256 => Some(sha256_digest(bytes)),
+        DigestAlgorithm::Sha512 => Digest::from_hash(DigestAlgorithm::Sha512, &Sha512::digest(bytes)).ok(),
+    };
+    computed.as_ref() == Some(digest)
 }
 
 /// Decodes `bytes`, sent with `content_type` (the `Content-Type` header, if any).
