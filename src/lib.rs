@@ -1,6 +1,7 @@
 //! The Quayside server: storage backends, start-up and the HTTP surfaces around the registry
 //! service (the service itself lives in the `registry` crate).
 
+pub mod api_v1;
 pub mod blobs;
 pub mod db;
 pub mod demo;

@@ -62,6 +62,7 @@ pub fn build_router(state: AppState) -> Router {
         .layer(tower_http::compression::CompressionLayer::new())
         .route("/healthz", get(healthz))
         .merge(crate::v2::router())
+        .merge(crate::api_v1::router())
         .with_state(state)
 }
 

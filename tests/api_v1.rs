@@ -1,0 +1,251 @@
+//! `/api/v1` in process: Quay's paths, JSON shapes, statuses and messages (SPEC §2, §3, §5).
+
+mod support;
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use http_body_util::BodyExt;
+use quayside::blobs::BlobStore;
+use quayside::startup::{build_router, leptos_options, AppState};
+use registry::*;
+use serde_json::{json, Value};
+use support::{open_store, Backend, T0};
+use tower::ServiceExt;
+
+struct Api {
+    router: axum::Router,
+    reg: Registry,
+    clock: Arc<FixedClock>,
+    _dirs: (Option<tempfile::TempDir>, tempfile::TempDir),
+}
+
+const TAG_ERROR: &str = "Invalid tag: must match [A-Za-z0-9_.-], NOT start with \".\" or \"-\", and can contain 1-128 characters";
+const BASE: &str = "/api/v1/repository/acme/app";
+
+async fn api() -> Api {
+    let (store, dir) = open_store(Backend::Sqlite).await;
+    let clock = Arc::new(FixedClock::new(T0));
+    let reg = Registry::new(Arc::new(store), clock.clone(), Config::default());
+    reg.create_repository(&Caller::admin(), &RepoPath::parse("acme/app").unwrap(), Visibility::Private, "the app").await.unwrap();
+    let blobs_dir = tempfile::tempdir().unwrap();
+    let blobs = BlobStore::open(blobs_dir.path()).unwrap();
+    let router = build_router(AppState { leptos_options: leptos_options("127.0.0.1:0".parse().unwrap(), "target/site".into()), registry: reg.clone(), blobs });
+    Api { router, reg, clock, _dirs: (dir, blobs_dir) }
+}
+
+impl Api {
+    async fn call(&self, method: Method, uri: &str, body: Option<Vec<u8>>) -> (StatusCode, Value, axum::http::HeaderMap) {
+        let mut req = Request::builder().method(method).uri(uri);
+        if body.is_some() {
+            req = req.header("content-type", "application/json");
+        }
+        let resp = self.router.clone().oneshot(req.body(body.map(Body::from).unwrap_or_else(Body::empty)).unwrap()).await.unwrap();
+        let (parts, body) = resp.into_parts();
+        let bytes = body.collect().await.unwrap().to_bytes();
+        (parts.status, serde_json::from_slice(&bytes).unwrap_or(Value::Null), parts.headers)
+    }
+
+    async fn get(&self, uri: &str) -> (StatusCode, Value) {
+        let (s, v, _) = self.call(Method::GET, uri, None).await;
+        (s, v)
+    }
+
+    async fn send(&self, method: Method, uri: &str, body: Value) -> (StatusCode, Value) {
+        let (s, v, _) = self.call(method, uri, Some(serde_json::to_vec(&body).unwrap())).await;
+        (s, v)
+    }
+
+    async fn push(&self, tag: &str, seed: &str, labels: &[(&str, &str)]) -> Digest {
+        let m = quayside::demo::image("amd64", seed, &[1000, 234], labels);
+        let repo = RepoPath::parse("acme/app").unwrap();
+        self.reg.put_manifest(&Caller::admin(), &repo, m, Some(&TagName::parse(tag).unwrap())).await.unwrap().digest
+    }
+}
+
+#[tokio::test]
+async fn tag_listing_shape_paging_and_filters() {
+    let a = api().await;
+    let d1 = a.push("v1", "one", &[]).await;
+    a.clock.advance(1000);
+    a.push("v2", "two", &[]).await;
+    a.clock.advance(1000);
+    a.push("latest", "three", &[]).await;
+    let (status, body) = a.get(&format!("{BASE}/tag/?limit=2")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["page"], 1);
+    assert_eq!(body["has_additional"], true);
+    assert_eq!(body["tags"].as_array().unwrap().len(), 2);
+    let (_, p2) = a.get(&format!("{BASE}/tag/?limit=2&page=2")).await;
+    assert_eq!(
+        p2["tags"][0],
+        json!({
+            "name": "v1", "reversion": false, "immutable": false,
+            "start_ts": T0 / 1000, "manifest_digest": d1, "is_manifest_list": false, "size": 1234,
+            "last_modified": "Thu, 01 Jan 2026 00:00:00 -0000",
+        })
+    );
+    assert_eq!(p2["has_additional"], false);
+    let (_, like) = a.get(&format!("{BASE}/tag/?filter_tag_name=like:V")).await;
+    assert_eq!(like["tags"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect::<Vec<_>>(), ["v2", "v1"]);
+    let (_, eq) = a.get(&format!("{BASE}/tag/?filter_tag_name=eq:latest")).await;
+    assert_eq!(eq["tags"].as_array().unwrap().len(), 1);
+    let (status, body) = a.get(&format!("{BASE}/tag/?filter_tag_name=latest")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body["message"].as_str().unwrap().contains("Invalid filter"));
+    let (_, specific) = a.get(&format!("{BASE}/tag/?specificTag=v2")).await;
+    assert_eq!(specific["tags"][0]["name"], "v2");
+    // page 0 and a negative limit are clamped, not errors.
+    let (status, clamped) = a.get(&format!("{BASE}/tag/?page=0&limit=-4")).await;
+    assert_eq!((status, clamped["page"].clone(), clamped["tags"].as_array().unwrap().len()), (StatusCode::OK, json!(1), 1));
+    let (status, _) = a.get(&format!("{BASE}/tag/?page=abc")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    // Deleted tags stay in history; onlyActiveTags hides them.
+    assert_eq!(a.call(Method::DELETE, &format!("{BASE}/tag/v1"), None).await.0, StatusCode::NO_CONTENT);
+    let (_, all) = a.get(&format!("{BASE}/tag/")).await;
+    let v1 = all["tags"].as_array().unwrap().iter().find(|t| t["name"] == "v1").unwrap().clone();
+    assert_eq!(v1["end_ts"], T0 / 1000 + 2);
+    assert_eq!(v1["expiration"], "Thu, 01 Jan 2026 00:00:02 -0000");
+    let (_, active) = a.get(&format!("{BASE}/tag/?onlyActiveTags=true")).await;
+    assert_eq!(active["tags"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn invalid_tag_names_are_400_with_the_spec_message() {
+    let a = api().await;
+    let d = a.push("v1", "one", &[]).await;
+    let long = "a".repeat(129);
+    for name in ["-fail", ".x", long.as_str(), "t%C3%A9st"] {
+        let (status, body) = a.send(Method::PUT, &format!("{BASE}/tag/{name}"), json!({ "manifest_digest": d })).await;
+        assert_eq!((status, body["message"].as_str().unwrap_or_default()), (StatusCode::BAD_REQUEST, TAG_ERROR), "{name}");
+    }
+}
+
+#[tokio::test]
+async fn put_tag_applies_expiration_immutability_and_digest() {
+    let a = api().await;
+    let d1 = a.push("v1", "one", &[]).await;
+    let d2 = a.push("v2", "two", &[]).await;
+    // Create and move.
+    let (status, body) = a.send(Method::PUT, &format!("{BASE}/tag/prod"), json!({ "manifest_digest": d1 })).await;
+    assert_eq!((status, body), (StatusCode::CREATED, json!("Updated")));
+    a.clock.advance(1000);
+    assert_eq!(a.send(Method::PUT, &format!("{BASE}/tag/prod"), json!({ "manifest_digest": d2 })).await.0, StatusCode::CREATED);
+    // Expiration: in the past is a 400; clamped to at least an hour after the start.
+    let now_s = a.reg.now_ms() / 1000;
+    let (status, _) = a.send(Method::PUT, &format!("{BASE}/tag/prod"), json!({ "expiration": now_s - 10 })).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    a.send(Method::PUT, &format!("{BASE}/tag/prod"), json!({ "expiration": now_s + 60 })).await;
+    let (_, t) = a.get(&format!("{BASE}/tag/?specificTag=prod&onlyActiveTags=true")).await;
+    assert_eq!(t["tags"][0]["end_ts"], now_s + 3600);
+    // Immutable while an expiration is set: 400; cleared in the same request first (order: expiration, immutable).
+    let (status, body) = a.send(Method::PUT, &format!("{BASE}/tag/prod"), json!({ "immutable": true })).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body["message"].as_str().unwrap().contains("has expiration set"));
+    let (status, _) = a.send(Method::PUT, &format!("{BASE}/tag/prod"), json!({ "expiration": null, "immutable": true })).await;
+    assert_eq!(status, StatusCode::CREATED);
+    // Now a move is refused with Quay's 409 body, and a delete too.
+    let (status, body) = a.send(Method::PUT, &format!("{BASE}/tag/prod"), json!({ "manifest_digest": d1 })).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(body["error_type"], "tag_immutable");
+    assert_eq!(body["message"], "Cannot overwrite immutable tag 'prod'");
+    let (status, body, _) = a.call(Method::DELETE, &format!("{BASE}/tag/prod"), None).await;
+    assert_eq!((status, body["message"].clone()), (StatusCode::CONFLICT, json!("Cannot delete immutable tag 'prod'")));
+    let (status, body) = a.send(Method::PUT, &format!("{BASE}/tag/prod"), json!({ "expiration": now_s + 7200 })).await;
+    assert_eq!((status, body["message"].clone()), (StatusCode::BAD_REQUEST, json!("Cannot set expiration on immutable tag 'prod'")));
+    // Unknown digest: 404.
+    let unknown = Digest::parse(&format!("sha256:{}", "e".repeat(64))).unwrap();
+    assert_eq!(a.send(Method::PUT, &format!("{BASE}/tag/other"), json!({ "manifest_digest": unknown })).await.0, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn restore() {
+    let a = api().await;
+    let d1 = a.push("v1", "one", &[]).await;
+    a.clock.advance(1000);
+    a.push("v1", "two", &[]).await;
+    let (status, body) = a.send(Method::POST, &format!("{BASE}/tag/v1/restore"), json!({})).await;
+    assert_eq!((status, body), (StatusCode::BAD_REQUEST, json!({ "message": "Missing manifest_digest" })));
+    // d1 is only pointed at by a dead row: restore may use it.
+    let (status, body) = a.send(Method::POST, &format!("{BASE}/tag/v1/restore"), json!({ "manifest_digest": d1 })).await;
+    assert_eq!((status, body), (StatusCode::OK, json!({})));
+    let (_, t) = a.get(&format!("{BASE}/tag/?specificTag=v1&onlyActiveTags=true")).await;
+    assert_eq!((t["tags"][0]["manifest_digest"].clone(), t["tags"][0]["reversion"].clone()), (json!(d1), json!(true)));
+}
+
+#[tokio::test]
+async fn bad_bodies_are_400_or_413_never_500() {
+    let a = api().await;
+    a.push("v1", "one", &[]).await;
+    let uri = format!("{BASE}/tag/v1");
+    for body in [&b""[..], b"{", b"[1,2]", br#"{"immutable":"yes"}"#, br#"{"expiration":"tomorrow"}"#, br#"{"bogus":1}"#, br#"{"manifest_digest":"sha256:nope"}"#] {
+        let (status, v, _) = a.call(Method::PUT, &uri, Some(body.to_vec())).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{}: {v}", String::from_utf8_lossy(body));
+        assert!(v["message"].is_string(), "{v}");
+    }
+    let huge = format!(r#"{{"manifest_digest":"{}"}}"#, "a".repeat(1024 * 1024 + 10));
+    let (status, _, _) = a.call(Method::PUT, &uri, Some(huge.into_bytes())).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    let (status, _) = a.get(&format!("{BASE}/manifest/sha256:bogus")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = a.get("/api/v1/repository/acme/missing/tag/").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn manifests_and_labels() {
+    let a = api().await;
+    let d = a.push("v1", "one", &[("org.opencontainers.image.source", "git")]).await;
+    let (status, m) = a.get(&format!("{BASE}/manifest/{d}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!((m["digest"].clone(), m["is_manifest_list"].clone(), m["layers_compressed_size"].clone()), (json!(d), json!(false), json!(1234)));
+    assert_eq!(m["layers"].as_array().unwrap().iter().map(|l| l["compressed_size"].as_i64().unwrap()).collect::<Vec<_>>(), [1000, 234]);
+    assert!(m["manifest_data"].as_str().unwrap().contains("schemaVersion"));
+
+    let labels = format!("{BASE}/manifest/{d}/labels");
+    let (status, body, headers) = a.call(Method::POST, &labels, Some(br#"{"key":"git-sha","value":"abc"}"#.to_vec())).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let id = body["label"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(body["label"], json!({ "id": id, "key": "git-sha", "value": "abc", "source_type": "api", "media_type": "text/plain" }));
+    assert_eq!(headers["location"], format!("{labels}/{id}").as_str());
+    let (_, json_label) = a.send(Method::POST, &labels, json!({ "key": "info", "value": "{\"a\":1}" })).await;
+    assert_eq!(json_label["label"]["media_type"], "application/json");
+    for (key, message) in [("io.quay.x", "Label has a reserved prefix"), ("git_sha", "Invalid label key: lowercase letters and digits with single '.' or '-' between them, at most 255 characters")] {
+        let (status, body) = a.send(Method::POST, &labels, json!({ "key": key, "value": "v" })).await;
+        assert_eq!((status, body["message"].as_str().unwrap()), (StatusCode::BAD_REQUEST, message));
+    }
+    let (status, _) = a.send(Method::POST, &labels, json!({ "key": "k", "value": "v", "media_type": "image/png" })).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    // Listing, prefix filter, single label.
+    let (_, all) = a.get(&labels).await;
+    assert_eq!(all["labels"].as_array().unwrap().len(), 3);
+    let (_, filtered) = a.get(&format!("{labels}?filter=GIT")).await;
+    assert_eq!(filtered["labels"].as_array().unwrap().iter().map(|l| l["key"].as_str().unwrap()).collect::<Vec<_>>(), ["git-sha"]);
+    let (status, one) = a.get(&format!("{labels}/{id}")).await;
+    assert_eq!((status, one["value"].clone()), (StatusCode::OK, json!("abc")));
+    // A manifest label cannot be deleted; an api label can.
+    let manifest_label = all["labels"].as_array().unwrap().iter().find(|l| l["source_type"] == "manifest").unwrap()["id"].as_str().unwrap().to_owned();
+    let (status, body, _) = a.call(Method::DELETE, &format!("{labels}/{manifest_label}"), None).await;
+    assert_eq!((status, body), (StatusCode::BAD_REQUEST, json!({ "message": "Cannot delete immutable label" })));
+    assert_eq!(a.call(Method::DELETE, &format!("{labels}/{id}"), None).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(a.get(&format!("{labels}/{id}")).await.0, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn repositories() {
+    let a = api().await;
+    a.push("v1", "one", &[]).await;
+    let (status, r) = a.get(BASE).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(r, json!({ "namespace": "acme", "name": "app", "description": "the app", "is_public": false, "state": "NORMAL", "has_tags": true }));
+    let (_, list) = a.get("/api/v1/repository?namespace=acme").await;
+    assert_eq!(list["repositories"][0]["name"], "app");
+    assert_eq!(list["repositories"][0]["tag_count"], 1);
+    let (_, none) = a.get("/api/v1/repository?namespace=nobody").await;
+    assert_eq!(none["repositories"], json!([]));
+    // A read-only repository refuses changes with 503.
+    a.reg.set_repository_state(&Caller::admin(), &RepoPath::parse("acme/app").unwrap(), RepoState::ReadOnly).await.unwrap();
+    let (status, body, _) = a.call(Method::DELETE, &format!("{BASE}/tag/v1"), None).await;
+    assert_eq!((status, body), (StatusCode::SERVICE_UNAVAILABLE, json!({ "message": "Repository is in read only or mirror mode" })));
+}
