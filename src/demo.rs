@@ -113,8 +113,8 @@ pub async fn seed(live: &Registry) -> anyhow::Result<()> {
     reg.restore_tag(&admin, &web, &tag("beta"), &beta.digest).await?;
     reg.add_label(&admin, &web, &v11.digest, "release-notes", "https://example.com/acme/web/1.1", None).await?;
     reg.add_label(&admin, &web, &v11.digest, "build-info", r#"{"ci":"pipeline-812","tests":"passed"}"#, None).await?;
-    let now = reg.now_ms();
-    reg.set_expiration(&admin, &web, &tag("beta"), Some((now + 3 * DAY_MS) / 1000)).await?;
+    // Three days from the real now, so the demo shows a tag that is about to expire.
+    reg.set_expiration(&admin, &web, &tag("beta"), Some((live.now_ms() + 3 * DAY_MS) / 1000)).await?;
 
     step(12);
     let api = repo("acme/api");

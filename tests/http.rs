@@ -68,6 +68,30 @@ async fn the_server_function_answers_json() {
 }
 
 #[tokio::test]
+async fn tags_and_history_pages_are_rendered_on_the_server() {
+    let (router, _dir) = app().await;
+    let (status, html) = get(&router, "/repository/acme/web").await;
+    assert_eq!(status, StatusCode::OK);
+    let table = html.find("id=\"tags\"").expect("the tags table is in the HTML");
+    assert!(!html[..table].contains("<template"));
+    // The demo's active tags on acme/web: latest, v1.0.0 (locked), v1.1.0, v1.2.0, beta.
+    for tag in ["<strong>latest</strong>", "<strong>v1.0.0</strong>", "<strong>v1.2.0</strong>", "<strong>beta</strong>"] {
+        assert!(html.contains(tag), "{tag}");
+    }
+    assert!(html.contains(">locked</span>"), "the immutable tag shows its lock");
+    let (_, history) = get(&router, "/repository/acme/web/history").await;
+    assert!(history.contains(">restored</span>") && history.contains(">ended</span>"));
+    assert!(history.matches("<tr").count() > html.matches("<tr").count(), "history has more rows than the active tags");
+    let (_, filtered) = get(&router, "/repository/acme/web?filter=v1.").await;
+    assert!(filtered.contains("<strong>v1.1.0</strong>") && !filtered.contains("<strong>latest</strong>"));
+    let (_, nested) = get(&router, "/repository/acme/tools/builder").await;
+    assert!(nested.contains("<strong>latest</strong>"));
+    let (status, missing) = get(&router, "/repository/acme/nothing").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(missing.contains("Repository &#x27;acme/nothing&#x27; not found") || missing.contains("Repository 'acme/nothing' not found"), "{missing}");
+}
+
+#[tokio::test]
 async fn unknown_pages_are_http_404() {
     let (router, _dir) = app().await;
     let (status, html) = get(&router, "/no/such/page").await;

@@ -44,3 +44,30 @@ pub async fn list_repositories(filter: Option<String>, page: Option<u32>) -> Res
     let page = registry.list_repositories(&caller, q).await?;
     Ok(RepositoryList { page, now_ms: registry.now_ms() })
 }
+
+/// One page of a repository's tags (active only) or of its full history, with the server's clock.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TagList {
+    pub repository: String,
+    pub page: Page<registry::TagView>,
+    pub now_ms: Millis,
+}
+
+/// Tags per page on the tags and history pages.
+pub const TAG_PAGE_SIZE: i64 = 50;
+
+/// Active tags (`history == false`) or every history row, filtered by a name substring.
+#[server(prefix = "/rpc", endpoint = "tags", input = GetUrl)]
+pub async fn list_tags(repository: String, history: bool, filter: Option<String>, page: Option<i64>) -> Result<TagList, AppError> {
+    let (registry, caller) = server::context()?;
+    let path = registry::RepoPath::parse(&repository).map_err(registry::Error::from)?;
+    let params = registry::HistoryParams {
+        page,
+        limit: Some(TAG_PAGE_SIZE),
+        only_active: !history,
+        specific_tag: None,
+        filter: filter.filter(|f| !f.trim().is_empty()).map(|f| format!("like:{}", f.trim())),
+    };
+    let page = registry.tag_history(&caller, &path, &params).await?;
+    Ok(TagList { repository: path.to_string(), page, now_ms: registry.now_ms() })
+}

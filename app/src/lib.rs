@@ -15,6 +15,7 @@ use leptos_router::{path, SsrMode};
 
 use crate::pages::not_found::NotFound;
 use crate::pages::repositories::RepositoriesPage;
+use crate::pages::repository::RepositoryPage;
 
 /// The HTML document around the app (server side only).
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -53,6 +54,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/") view=RepositoriesPage ssr=SsrMode::Async />
                     <Route path=path!("/repository") view=RepositoriesPage ssr=SsrMode::Async />
                     <Route path=path!("/repository/") view=RepositoriesPage ssr=SsrMode::Async />
+                    <Route path=path!("/repository/:ns/*rest") view=RepositoryPage ssr=SsrMode::Async />
                 </Routes>
             </main>
         </Router>

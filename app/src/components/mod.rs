@@ -1,1 +1,3 @@
 pub mod time;
+pub mod format;
+pub mod url;

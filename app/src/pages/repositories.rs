@@ -7,28 +7,11 @@ use leptos_router::NavigateOptions;
 
 use crate::api::{list_repositories, RepositoryList};
 use crate::components::time::Time;
+use crate::components::url;
 
 /// The list URL for a filter and page.
 fn list_href(filter: &str, page: u32) -> String {
-    let mut href = String::from("/repository/");
-    let mut sep = '?';
-    if !filter.is_empty() {
-        href.push_str(&format!("?q={}", urlencode(filter)));
-        sep = '&';
-    }
-    if page > 1 {
-        href.push_str(&format!("{sep}page={page}"));
-    }
-    href
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    url::with_query("/repository/", &[("q", filter.to_owned()), ("page", url::page_param(i64::from(page)))])
 }
 
 #[component]
@@ -99,8 +82,10 @@ fn RepositoryTable(list: RepositoryList, filter: String) -> impl IntoView {
             view! {
                 <tr>
                     <td class="repo-name">
-                        <span class="ns">{r.path.namespace.to_string()}"/"</span>
-                        <strong>{r.path.name.to_string()}</strong>
+                        <a href=format!("/repository/{}", r.path)>
+                            <span class="ns">{r.path.namespace.to_string()}"/"</span>
+                            <strong>{r.path.name.to_string()}</strong>
+                        </a>
                     </td>
                     <td><span class=format!("badge {visibility}")>{visibility}</span></td>
                     <td class="num">{r.tag_count}</td>
@@ -128,16 +113,4 @@ fn RepositoryTable(list: RepositoryList, filter: String) -> impl IntoView {
         </nav>
     }
     .into_any()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::list_href;
-
-    #[test]
-    fn hrefs_keep_filter_and_page() {
-        assert_eq!(list_href("", 1), "/repository/");
-        assert_eq!(list_href("acme web", 2), "/repository/?q=acme%20web&page=2");
-        assert_eq!(list_href("", 3), "/repository/?page=3");
-    }
 }

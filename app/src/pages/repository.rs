@@ -1,0 +1,148 @@
+//! `/repository/{ns}/{repo}` (active tags) and `/repository/{ns}/{repo}/history` (every tag row,
+//! alive and ended). Filter and page live in the URL; both pages work without JavaScript.
+
+use leptos::prelude::*;
+use leptos_router::components::Form;
+use leptos_router::hooks::{use_params_map, use_query_map};
+use registry::TagView;
+
+use crate::api::{list_tags, TagList};
+use crate::components::format;
+use crate::components::time::Time;
+use crate::components::url;
+
+/// Which view of the repository a path names: `ns/repo[/…]` or `ns/repo[/…]/history`.
+fn split_view(path: &str) -> (String, bool) {
+    match path.strip_suffix("/history") {
+        Some(repo) => (repo.to_owned(), true),
+        None => (path.trim_end_matches('/').to_owned(), false),
+    }
+}
+
+#[component]
+pub fn RepositoryPage() -> impl IntoView {
+    let params = use_params_map();
+    let query = use_query_map();
+    let target = Memo::new(move |_| {
+        let p = params.read();
+        split_view(&format!("{}/{}", p.get("ns").unwrap_or_default(), p.get("rest").unwrap_or_default()))
+    });
+    let filter = Memo::new(move |_| query.read().get("filter").unwrap_or_default());
+    let page = Memo::new(move |_| query.read().get("page").and_then(|p| p.parse::<i64>().ok()).unwrap_or(1).max(1));
+    let tags = Resource::new(
+        move || (target.get(), filter.get(), page.get()),
+        |((repo, history), f, p)| list_tags(repo, history, Some(f), Some(p)),
+    );
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
+
+    let base = move || format!("/repository/{}", target.get().0);
+    view! {
+        <section class="page" data-hydrated=move || hydrated.get().to_string()>
+            <nav class="crumbs" aria-label="Breadcrumb">
+                <a href="/repository/">"Repositories"</a>
+                " / "
+                <span>{move || target.get().0}</span>
+            </nav>
+            <header class="page-head">
+                <h1>{move || target.get().0}</h1>
+            </header>
+            <nav class="tabs" aria-label="Repository">
+                <a href=base aria-current=move || (!target.get().1).then_some("page")>"Tags"</a>
+                <a href=move || format!("{}/history", base()) aria-current=move || target.get().1.then_some("page")>"History"</a>
+            </nav>
+            <Form method="GET" action=move || format!("{}{}", base(), if target.get().1 { "/history" } else { "" }) attr:class="filter" attr:role="search">
+                <label for="tag-filter" class="visually-hidden">"Filter tags"</label>
+                <input id="tag-filter" type="search" name="filter" placeholder="Filter tags by name" autocomplete="off" prop:value=move || filter.get() />
+                <button type="submit">"Filter"</button>
+            </Form>
+            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    let (_, history) = target.get_untracked();
+                    match tags.await {
+                        Ok(list) => view! { <TagTable list history filter=filter.get_untracked() /> }.into_any(),
+                        Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+#[component]
+fn TagTable(list: TagList, history: bool, filter: String) -> impl IntoView {
+    let TagList { repository, page, now_ms } = list;
+    if page.items.is_empty() {
+        let message = match (history, filter.is_empty()) {
+            (_, false) => "No tag matches this filter.",
+            (false, true) => "No active tags. Push an image to this repository, or see its history.",
+            (true, true) => "No tag has ever been pushed here.",
+        };
+        return view! { <p class="empty">{message}</p> }.into_any();
+    }
+    let base = format!("/repository/{repository}{}", if history { "/history" } else { "" });
+    let href = |p: i64| url::with_query(&base, &[("filter", filter.clone()), ("page", url::page_param(p))]);
+    let prev = (page.page > 1).then(|| href(i64::from(page.page) - 1));
+    let next = page.has_additional.then(|| href(i64::from(page.page) + 1));
+    let rows = page.items.into_iter().map(|v| view! { <TagRow v now_ms history /> }).collect_view();
+    view! {
+        <table class="grid" id="tags">
+            <thead>
+                <tr>
+                    <th scope="col">"Tag"</th>
+                    <th scope="col">"Manifest"</th>
+                    <th scope="col" class="num">"Size"</th>
+                    <th scope="col">{if history { "Started" } else { "Last modified" }}</th>
+                    <th scope="col">{if history { "Ended" } else { "Expires" }}</th>
+                </tr>
+            </thead>
+            <tbody>{rows}</tbody>
+        </table>
+        <nav class="pager" aria-label="Pages">
+            {prev.map(|href| view! { <a href=href rel="prev">"← Previous"</a> })}
+            <span class="muted">"Page " {page.page}</span>
+            {next.map(|href| view! { <a href=href rel="next">"Next →"</a> })}
+        </nav>
+    }
+    .into_any()
+}
+
+#[component]
+fn TagRow(v: TagView, now_ms: i64, history: bool) -> impl IntoView {
+    let t = v.tag;
+    let alive = t.is_alive(now_ms);
+    let size = match (v.is_manifest_list, v.size) {
+        (true, _) => "index".to_owned(),
+        (false, Some(s)) => format::bytes(s),
+        (false, None) => "—".to_owned(),
+    };
+    let end = match t.lifetime_end_ms {
+        Some(ms) => view! { <Time ms now_ms /> }.into_any(),
+        None => view! { <span class="muted">{if history { "alive" } else { "never" }}</span> }.into_any(),
+    };
+    view! {
+        <tr class:ended=!alive>
+            <td class="tag-name">
+                <strong>{t.name.clone()}</strong>
+                {t.immutable.then(|| view! { <span class="badge lock" title="Immutable: cannot be moved, deleted or pushed over">"locked"</span> })}
+                {t.reversion.then(|| view! { <span class="badge" title="Created by a restore">"restored"</span> })}
+                {(history && !alive).then(|| view! { <span class="badge">"ended"</span> })}
+            </td>
+            <td><code title=t.manifest_digest.to_string()>{t.manifest_digest.short()}</code></td>
+            <td class="num">{size}</td>
+            <td><Time ms=t.lifetime_start_ms now_ms /></td>
+            <td>{end}</td>
+        </tr>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_view;
+
+    #[test]
+    fn views() {
+        assert_eq!(split_view("acme/web"), ("acme/web".into(), false));
+        assert_eq!(split_view("acme/tools/builder/history"), ("acme/tools/builder".into(), true));
+    }
+}

@@ -1,0 +1,42 @@
+import { test, expect } from "@playwright/test";
+
+test.describe("with JavaScript", () => {
+  test("from the list to a repository's tags and history, client-side", async ({ page }) => {
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    page.on("console", (m) => {
+      if (m.type() === "error") errors.push(m.text());
+    });
+    await page.goto("/repository/");
+    await expect(page.locator("[data-hydrated]")).toHaveAttribute("data-hydrated", "true");
+    await page.evaluate(() => ((window as any).__noReload = true));
+    await page.getByRole("link", { name: "acme/web" }).click();
+    await expect(page).toHaveURL(/\/repository\/acme\/web$/);
+    const tags = page.locator("#tags tbody tr");
+    await expect(tags.filter({ hasText: "v1.0.0" })).toContainText("locked");
+    await expect(tags.filter({ hasText: "beta" })).toContainText(/in \d+ days?/);
+    await page.getByRole("link", { name: "History" }).click();
+    await expect(page).toHaveURL(/\/repository\/acme\/web\/history$/);
+    await expect(page.locator("#tags tbody tr").filter({ hasText: "ended" }).first()).toBeVisible();
+    await expect(page.locator("#tags tbody tr").filter({ hasText: "restored" }).first()).toBeVisible();
+    expect(await page.evaluate(() => (window as any).__noReload)).toBe(true);
+    expect(errors).toEqual([]);
+  });
+});
+
+test.describe("without JavaScript", () => {
+  test.use({ javaScriptEnabled: false });
+
+  test("tags filter by name and page through the history", async ({ page }) => {
+    await page.goto("/repository/acme/web");
+    await page.locator("#tag-filter").fill("v1.");
+    await page.getByRole("button", { name: "Filter" }).click();
+    await expect(page).toHaveURL(/\/repository\/acme\/web\?filter=v1\.$/);
+    const rows = page.locator("#tags tbody tr");
+    await expect(rows).toHaveCount(3);
+    await expect(rows.filter({ hasText: "v1.2.0" })).toBeVisible();
+    await page.goto("/repository/acme/tools/builder/history");
+    await expect(page.locator("#tags tbody tr")).toHaveCount(1);
+    await expect(page.getByRole("heading", { name: "acme/tools/builder" })).toBeVisible();
+  });
+});
