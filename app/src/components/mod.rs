@@ -1,3 +1,4 @@
 pub mod time;
 pub mod format;
 pub mod url;
+pub mod pager;

@@ -6,6 +6,7 @@ use leptos_router::hooks::{use_navigate, use_query_map};
 use leptos_router::NavigateOptions;
 
 use crate::api::{list_repositories, RepositoryList};
+use crate::components::pager::Pager;
 use crate::components::time::Time;
 use crate::components::url;
 
@@ -72,8 +73,6 @@ fn RepositoryTable(list: RepositoryList, filter: String) -> impl IntoView {
         };
         return view! { <p class="empty">{message}</p> }.into_any();
     }
-    let prev = (page.page > 1).then(|| list_href(&filter, page.page - 1));
-    let next = page.has_additional.then(|| list_href(&filter, page.page + 1));
     let rows = page
         .items
         .into_iter()
@@ -106,11 +105,7 @@ fn RepositoryTable(list: RepositoryList, filter: String) -> impl IntoView {
             </thead>
             <tbody>{rows}</tbody>
         </table>
-        <nav class="pager" aria-label="Pages">
-            {prev.map(|href| view! { <a href=href rel="prev">"← Previous"</a> })}
-            <span class="muted">"Page " {page.page}</span>
-            {next.map(|href| view! { <a href=href rel="next">"Next →"</a> })}
-        </nav>
+        <Pager page=page.page has_additional=page.has_additional href=move |p| list_href(&filter, p) />
     }
     .into_any()
 }

@@ -8,6 +8,7 @@ use registry::TagView;
 
 use crate::api::{list_tags, TagList};
 use crate::components::format;
+use crate::components::pager::Pager;
 use crate::components::time::Time;
 use crate::components::url;
 
@@ -81,9 +82,7 @@ fn TagTable(list: TagList, history: bool, filter: String) -> impl IntoView {
         return view! { <p class="empty">{message}</p> }.into_any();
     }
     let base = format!("/repository/{repository}{}", if history { "/history" } else { "" });
-    let href = |p: i64| url::with_query(&base, &[("filter", filter.clone()), ("page", url::page_param(p))]);
-    let prev = (page.page > 1).then(|| href(i64::from(page.page) - 1));
-    let next = page.has_additional.then(|| href(i64::from(page.page) + 1));
+    let href = move |p: i64| url::with_query(&base, &[("filter", filter.clone()), ("page", url::page_param(p))]);
     let rows = page.items.into_iter().map(|v| view! { <TagRow v now_ms history /> }).collect_view();
     view! {
         <table class="grid" id="tags">
@@ -98,11 +97,7 @@ fn TagTable(list: TagList, history: bool, filter: String) -> impl IntoView {
             </thead>
             <tbody>{rows}</tbody>
         </table>
-        <nav class="pager" aria-label="Pages">
-            {prev.map(|href| view! { <a href=href rel="prev">"← Previous"</a> })}
-            <span class="muted">"Page " {page.page}</span>
-            {next.map(|href| view! { <a href=href rel="next">"Next →"</a> })}
-        </nav>
+        <Pager page=page.page has_additional=page.has_additional href=move |p| href(i64::from(p)) />
     }
     .into_any()
 }
