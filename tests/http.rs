@@ -91,6 +91,41 @@ async fn tags_and_history_pages_are_rendered_on_the_server() {
     assert!(missing.contains("Repository &#x27;acme/nothing&#x27; not found") || missing.contains("Repository 'acme/nothing' not found"), "{missing}");
 }
 
+/// A form post as a browser without JavaScript sends it.
+async fn post_form(router: &axum::Router, uri: &str, form: &str) -> (StatusCode, String) {
+    let req = Request::post(uri)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("accept", "text/html,application/xhtml+xml")
+        .header("referer", "http://127.0.0.1/repository/acme/web/history")
+        .body(Body::from(form.to_owned()))
+        .unwrap();
+    let resp = router.clone().oneshot(req).await.unwrap();
+    let location = resp.headers().get("location").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+    (resp.status(), location)
+}
+
+#[tokio::test]
+async fn restore_works_without_javascript_and_says_what_happened() {
+    let (router, _dir) = app().await;
+    let (_, history) = get(&router, "/repository/acme/web/history").await;
+    // The first Restore form on the page belongs to the newest ended row (`latest`, moved away).
+    let start = history.find("name=\"digest\" value=\"").expect("a restore form") + 21;
+    let digest = &history[start..start + 71];
+    let form = format!("repository=acme%2Fweb&tag=latest&digest={}&back=%2Frepository%2Facme%2Fweb%2Fhistory", digest.replace(':', "%3A"));
+    let (status, location) = post_form(&router, "/rpc/restore_tag", &form).await;
+    assert_eq!(status, StatusCode::FOUND);
+    assert!(location.starts_with("/repository/acme/web/history?msg=Restored%20latest%20to%20sha256%3A"), "{location}");
+    let (_, after) = get(&router, &location).await;
+    assert!(after.contains("role=\"status\"") && after.contains("Restored latest to sha256:"), "the message is on the page");
+    // A refused restore (v1.0.0 is immutable) comes back with the error in words.
+    let form = format!("repository=acme%2Fweb&tag=v1.0.0&digest={}&back=%2Frepository%2Facme%2Fweb%2Fhistory", digest.replace(':', "%3A"));
+    let (status, location) = post_form(&router, "/rpc/restore_tag", &form).await;
+    assert_eq!(status, StatusCode::FOUND);
+    assert!(location.contains("__err="), "{location}");
+    let (_, refused) = get(&router, &location.replace("http://127.0.0.1", "")).await;
+    assert!(refused.contains("Cannot overwrite immutable tag &#x27;v1.0.0&#x27;") || refused.contains("Cannot overwrite immutable tag 'v1.0.0'"), "{refused}");
+}
+
 #[tokio::test]
 async fn unknown_pages_are_http_404() {
     let (router, _dir) = app().await;

@@ -71,3 +71,17 @@ pub async fn list_tags(repository: String, history: bool, filter: Option<String>
     let page = registry.tag_history(&caller, &path, &params).await?;
     Ok(TagList { repository: path.to_string(), page, now_ms: registry.now_ms() })
 }
+
+/// Restores a tag to a manifest (SPEC §2.5), then returns to `back` with a message. A form post
+/// without JavaScript follows that redirect; with JavaScript the router navigates in place.
+#[server(prefix = "/rpc", endpoint = "restore_tag")]
+pub async fn restore_tag(repository: String, tag: String, digest: String, back: String) -> Result<String, AppError> {
+    let (registry, caller) = server::context()?;
+    let path = registry::RepoPath::parse(&repository).map_err(registry::Error::from)?;
+    let tag = registry::TagName::parse(&tag).map_err(registry::Error::from)?;
+    let digest = registry::Digest::parse(&digest).map_err(registry::Error::from)?;
+    registry.restore_tag(&caller, &path, &tag, &digest).await?;
+    let message = format!("Restored {tag} to {}", digest.short());
+    leptos_axum::redirect(&crate::components::url::back_with_message(&back, &message));
+    Ok(message)
+}

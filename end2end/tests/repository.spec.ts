@@ -24,6 +24,19 @@ test.describe("with JavaScript", () => {
   });
 });
 
+test.describe("restore, with JavaScript", () => {
+  test("restores an ended row in place, with a message", async ({ page }) => {
+    await page.goto("/repository/library/alpine/history");
+    await expect(page.locator("[data-hydrated]")).toHaveAttribute("data-hydrated", "true");
+    await page.evaluate(() => ((window as any).__noReload = true));
+    const ended = page.locator("#tags tbody tr").filter({ hasText: "ended" }).first();
+    await ended.getByRole("button", { name: "Restore" }).click();
+    await expect(page.getByRole("status")).toContainText(/Restored latest to sha256:/);
+    await expect(page.locator("#tags tbody tr").first()).toContainText("restored");
+    expect(await page.evaluate(() => (window as any).__noReload)).toBe(true);
+  });
+});
+
 test.describe("without JavaScript", () => {
   test.use({ javaScriptEnabled: false });
 
@@ -38,5 +51,14 @@ test.describe("without JavaScript", () => {
     await page.goto("/repository/acme/tools/builder/history");
     await expect(page.locator("#tags tbody tr")).toHaveCount(1);
     await expect(page.getByRole("heading", { name: "acme/tools/builder" })).toBeVisible();
+  });
+
+  test("restore posts, redirects back and says what happened", async ({ page }) => {
+    await page.goto("/repository/acme/web/history");
+    const ended = page.locator("#tags tbody tr").filter({ hasText: "ended" }).first();
+    await ended.getByRole("button", { name: "Restore" }).click();
+    await expect(page).toHaveURL(/\/repository\/acme\/web\/history\?msg=/);
+    await expect(page.getByRole("status")).toBeVisible();
+    await expect(page.getByRole("status")).toContainText(/Restored \S+ to sha256:/);
   });
 });

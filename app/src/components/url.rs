@@ -44,3 +44,38 @@ mod tests {
         assert_eq!(with_query("/r", &[("q", String::new()), ("page", page_param(3))]), "/r?page=3");
     }
 }
+
+/// The page to return to after a form post, with `msg` set: only a local path is accepted (no
+/// open redirect), and earlier messages and form errors are dropped.
+pub fn back_with_message(back: &str, message: &str) -> String {
+    let local = back.starts_with('/') && !back.starts_with("//") && !back.contains('\\');
+    let back = if local { back } else { "/" };
+    let (path, query) = back.split_once('?').unwrap_or((back, ""));
+    let mut href = path.to_owned();
+    let mut sep = '?';
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let key = pair.split('=').next().unwrap_or("");
+        if !matches!(key, "msg" | "__err" | "__path") {
+            href.push(sep);
+            href.push_str(pair);
+            sep = '&';
+        }
+    }
+    href.push(sep);
+    href.push_str("msg=");
+    href.push_str(&encode(message));
+    href
+}
+
+#[cfg(test)]
+mod back_tests {
+    use super::back_with_message;
+
+    #[test]
+    fn messages_replace_old_ones_and_stay_local() {
+        assert_eq!(back_with_message("/repository/a/b/history?filter=x&msg=old", "Done"), "/repository/a/b/history?filter=x&msg=Done");
+        assert_eq!(back_with_message("/r?__path=%2Frpc&__err=abc", "ok"), "/r?msg=ok");
+        assert_eq!(back_with_message("https://evil.example/", "x"), "/?msg=x");
+        assert_eq!(back_with_message("//evil.example/", "x"), "/?msg=x");
+    }
+}

@@ -2,11 +2,12 @@
 //! alive and ended). Filter and page live in the URL; both pages work without JavaScript.
 
 use leptos::prelude::*;
+use leptos::form::ActionForm;
 use leptos_router::components::Form;
-use leptos_router::hooks::{use_params_map, use_query_map};
+use leptos_router::hooks::{use_location, use_params_map, use_query_map};
 use registry::TagView;
 
-use crate::api::{list_tags, TagList};
+use crate::api::{list_tags, RestoreTag, TagList};
 use crate::components::format;
 use crate::components::pager::Pager;
 use crate::components::time::Time;
@@ -30,10 +31,20 @@ pub fn RepositoryPage() -> impl IntoView {
     });
     let filter = Memo::new(move |_| query.read().get("filter").unwrap_or_default());
     let page = Memo::new(move |_| query.read().get("page").and_then(|p| p.parse::<i64>().ok()).unwrap_or(1).max(1));
+    let restore = ServerAction::<RestoreTag>::new();
+    // Refetched after every completed restore (with JavaScript; without it the page reloads).
     let tags = Resource::new(
-        move || (target.get(), filter.get(), page.get()),
-        |((repo, history), f, p)| list_tags(repo, history, Some(f), Some(p)),
+        move || (target.get(), filter.get(), page.get(), restore.version().get()),
+        |((repo, history), f, p, _)| list_tags(repo, history, Some(f), Some(p)),
     );
+    let message = Memo::new(move |_| query.read().get("msg"));
+    let error = move || restore.value().get().and_then(Result::err).map(|e| e.to_string());
+    let location = use_location();
+    // Where a form post returns to: this page, with its filter and paging.
+    let back = Memo::new(move |_| match location.search.get() {
+        q if q.is_empty() => location.pathname.get(),
+        q => format!("{}?{q}", location.pathname.get()),
+    });
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
 
@@ -52,6 +63,8 @@ pub fn RepositoryPage() -> impl IntoView {
                 <a href=base aria-current=move || (!target.get().1).then_some("page")>"Tags"</a>
                 <a href=move || format!("{}/history", base()) aria-current=move || target.get().1.then_some("page")>"History"</a>
             </nav>
+            {move || message.get().map(|m| view! { <p class="flash ok" role="status">{m}</p> })}
+            {move || error().map(|e| view! { <p class="flash error" role="alert">{e}</p> })}
             <Form method="GET" action=move || format!("{}{}", base(), if target.get().1 { "/history" } else { "" }) attr:class="filter" attr:role="search">
                 <label for="tag-filter" class="visually-hidden">"Filter tags"</label>
                 <input id="tag-filter" type="search" name="filter" placeholder="Filter tags by name" autocomplete="off" prop:value=move || filter.get() />
@@ -61,7 +74,7 @@ pub fn RepositoryPage() -> impl IntoView {
                 {move || Suspend::new(async move {
                     let (_, history) = target.get_untracked();
                     match tags.await {
-                        Ok(list) => view! { <TagTable list history filter=filter.get_untracked() /> }.into_any(),
+                        Ok(list) => view! { <TagTable list history filter=filter.get_untracked() restore back=back.get_untracked() /> }.into_any(),
                         Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
                     }
                 })}
@@ -71,7 +84,7 @@ pub fn RepositoryPage() -> impl IntoView {
 }
 
 #[component]
-fn TagTable(list: TagList, history: bool, filter: String) -> impl IntoView {
+fn TagTable(list: TagList, history: bool, filter: String, restore: ServerAction<RestoreTag>, back: String) -> impl IntoView {
     let TagList { repository, page, now_ms } = list;
     if page.items.is_empty() {
         let message = match (history, filter.is_empty()) {
@@ -83,7 +96,11 @@ fn TagTable(list: TagList, history: bool, filter: String) -> impl IntoView {
     }
     let base = format!("/repository/{repository}{}", if history { "/history" } else { "" });
     let href = move |p: i64| url::with_query(&base, &[("filter", filter.clone()), ("page", url::page_param(p))]);
-    let rows = page.items.into_iter().map(|v| view! { <TagRow v now_ms history /> }).collect_view();
+    let rows = page
+        .items
+        .into_iter()
+        .map(|v| view! { <TagRow v now_ms history repository=repository.clone() restore back=back.clone() /> })
+        .collect_view();
     view! {
         <table class="grid" id="tags">
             <thead>
@@ -93,6 +110,7 @@ fn TagTable(list: TagList, history: bool, filter: String) -> impl IntoView {
                     <th scope="col" class="num">"Size"</th>
                     <th scope="col">{if history { "Started" } else { "Last modified" }}</th>
                     <th scope="col">{if history { "Ended" } else { "Expires" }}</th>
+                    {history.then(|| view! { <th scope="col"><span class="visually-hidden">"Actions"</span></th> })}
                 </tr>
             </thead>
             <tbody>{rows}</tbody>
@@ -103,7 +121,7 @@ fn TagTable(list: TagList, history: bool, filter: String) -> impl IntoView {
 }
 
 #[component]
-fn TagRow(v: TagView, now_ms: i64, history: bool) -> impl IntoView {
+fn TagRow(v: TagView, now_ms: i64, history: bool, repository: String, restore: ServerAction<RestoreTag>, back: String) -> impl IntoView {
     let t = v.tag;
     let alive = t.is_alive(now_ms);
     let size = match (v.is_manifest_list, v.size) {
@@ -127,6 +145,21 @@ fn TagRow(v: TagView, now_ms: i64, history: bool) -> impl IntoView {
             <td class="num">{size}</td>
             <td><Time ms=t.lifetime_start_ms now_ms /></td>
             <td>{end}</td>
+            {history.then(|| view! {
+                <td>
+                    // An ended row can be brought back: the tag then points at this manifest again.
+                    {(!alive).then(|| view! {
+                        <ActionForm action=restore attr:class="inline">
+                            <input type="hidden" name="repository" value=repository.clone() />
+                            <input type="hidden" name="tag" value=t.name.clone() />
+                            <input type="hidden" name="digest" value=t.manifest_digest.to_string() />
+                            <input type="hidden" name="back" value=back.clone() />
+                            <button type="submit" class="secondary" disabled=move || restore.pending().get()
+                                title=format!("Point {} at {} again", t.name, t.manifest_digest.short())>"Restore"</button>
+                        </ActionForm>
+                    })}
+                </td>
+            })}
         </tr>
     }
 }
