@@ -24,6 +24,9 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get install -y -q "${need_apt[@]}"
 fi
 
+for component in clippy rustfmt; do
+  rustup component list --installed | grep -q "^$component" || { step "rustup component add $component"; rustup component add "$component"; }
+done
 rustup target list --installed | grep -qx wasm32-unknown-unknown || { step "rustup target add wasm32-unknown-unknown"; rustup target add wasm32-unknown-unknown; }
 
 # cargo-leptos would download missing tools from GitHub, which is not reachable: install each.

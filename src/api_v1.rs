@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::{Json, Router};
 use chrono::DateTime;
-use registry::{Caller, Digest, Error, HistoryParams, Label, Millis, RepoPath, Registry, TagName, TagView, Visibility};
+use registry::{Caller, Digest, Error, HistoryParams, Label, Millis, Registry, RepoPath, TagName, TagView, Visibility};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -224,7 +224,8 @@ fn truthy(v: Option<&str>) -> bool {
 }
 
 async fn list_repositories(State(state): State<AppState>, Query(q): Query<RepoListQuery>) -> ApiResult {
-    let query = registry::store::RepositoryQuery { namespace: q.namespace, page: q.page.unwrap_or(1).max(1), limit: 100, ..Default::default() };
+    let query =
+        registry::store::RepositoryQuery { namespace: q.namespace, page: q.page.unwrap_or(1).max(1), limit: 100, ..Default::default() };
     let page = state.registry.list_repositories(&Caller::admin(), query).await?;
     let repositories: Vec<_> = page
         .items
@@ -335,7 +336,12 @@ async fn get_manifest(reg: &Registry, r: &str, d: &str, who: &Caller) -> ApiResu
     let parsed: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
     let layers: Vec<_> = parsed["layers"]
         .as_array()
-        .map(|ls| ls.iter().enumerate().map(|(i, l)| json!({ "index": i, "compressed_size": l["size"], "blob_digest": l["digest"], "media_type": l["mediaType"] })).collect())
+        .map(|ls| {
+            ls.iter()
+                .enumerate()
+                .map(|(i, l)| json!({ "index": i, "compressed_size": l["size"], "blob_digest": l["digest"], "media_type": l["mediaType"] }))
+                .collect()
+        })
         .unwrap_or_default();
     Ok(Json(json!({
         "digest": m.digest,

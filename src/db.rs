@@ -66,19 +66,21 @@ impl SqlStore {
         // One direct attempt first: a pool would retry an unreachable server until its timeout.
         sqlx::AnyConnection::connect_with(&options).await.map_err(OpenError::Connect)?.close().await.map_err(OpenError::Connect)?;
         let pool = |max: u32| {
-            AnyPoolOptions::new()
-                .max_connections(max)
-                .acquire_timeout(Duration::from_secs(30))
-                .after_connect(move |conn, _| {
-                    Box::pin(async move {
-                        if backend == Backend::Sqlite {
-                            for pragma in ["PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL", "PRAGMA foreign_keys = ON", "PRAGMA busy_timeout = 10000"] {
-                                conn.execute(pragma).await?;
-                            }
+            AnyPoolOptions::new().max_connections(max).acquire_timeout(Duration::from_secs(30)).after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        for pragma in [
+                            "PRAGMA journal_mode = WAL",
+                            "PRAGMA synchronous = NORMAL",
+                            "PRAGMA foreign_keys = ON",
+                            "PRAGMA busy_timeout = 10000",
+                        ] {
+                            conn.execute(pragma).await?;
                         }
-                        Ok(())
-                    })
+                    }
+                    Ok(())
                 })
+            })
         };
         let (read, write) = match backend {
             Backend::Sqlite => {
@@ -387,7 +389,11 @@ impl Store for SqlStore {
     }
 
     async fn upload_repository(&self, upload_id: &str) -> Result<Option<i64>> {
-        let row = sqlx::query("SELECT repository_id FROM blob_upload WHERE uuid = $1").bind(upload_id).fetch_optional(&self.read).await.map_err(db_err)?;
+        let row = sqlx::query("SELECT repository_id FROM blob_upload WHERE uuid = $1")
+            .bind(upload_id)
+            .fetch_optional(&self.read)
+            .await
+            .map_err(db_err)?;
         row.map(|r| r.try_get("repository_id").map_err(db_err)).transpose()
     }
 
@@ -400,7 +406,8 @@ impl Store for SqlStore {
                 (SELECT MIN(t.lifetime_end_ms) FROM tag t WHERE t.repository_id = $1 AND NOT t.hidden AND t.lifetime_end_ms > $2) AS next_end \
              FROM (SELECT t.name FROM tag t WHERE t.repository_id = $1 AND {ALIVE} AND ($3 IS NULL OR t.name > $3) ORDER BY t.name LIMIT $4) s"
         );
-        let row = sqlx::query(&sql).bind(repository_id).bind(now).bind(last).bind(i64::from(n)).fetch_one(&self.read).await.map_err(db_err)?;
+        let row =
+            sqlx::query(&sql).bind(repository_id).bind(now).bind(last).bind(i64::from(n)).fetch_one(&self.read).await.map_err(db_err)?;
         let names: Option<String> = row.try_get("names").map_err(db_err)?;
         let next_end: Option<i64> = row.try_get("next_end").map_err(db_err)?;
         Ok((names.map(|s| s.split('\n').map(str::to_owned).collect()).unwrap_or_default(), next_end))
@@ -427,7 +434,9 @@ impl Store for SqlStore {
     }
 
     async fn referrers(&self, repository_id: i64, digest: &Digest) -> Result<Vec<(Manifest, Vec<u8>)>> {
-        let sql = format!("SELECT {MANIFEST_COLUMNS}, m.bytes FROM manifest m WHERE m.repository_id = $1 AND m.subject_digest = $2 ORDER BY m.id");
+        let sql = format!(
+            "SELECT {MANIFEST_COLUMNS}, m.bytes FROM manifest m WHERE m.repository_id = $1 AND m.subject_digest = $2 ORDER BY m.id"
+        );
         let rows = sqlx::query(&sql).bind(repository_id).bind(digest.as_str()).fetch_all(&self.read).await.map_err(db_err)?;
         rows.iter().map(|r| Ok((manifest_from(r)?, r.try_get("bytes").map_err(db_err)?))).collect()
     }
@@ -435,7 +444,12 @@ impl Store for SqlStore {
 
 impl SqlStore {
     async fn blob_size_in(&self, repository_id: i64, digest: &Digest) -> Result<Option<i64>> {
-        blob_size_query(repository_id, digest).fetch_optional(&self.read).await.map_err(db_err)?.map(|r| r.try_get("size").map_err(db_err)).transpose()
+        blob_size_query(repository_id, digest)
+            .fetch_optional(&self.read)
+            .await
+            .map_err(db_err)?
+            .map(|r| r.try_get("size").map_err(db_err))
+            .transpose()
     }
 }
 
@@ -484,15 +498,29 @@ impl Tx for SqlTx {
 
     async fn lock_repository(&mut self, repository_id: i64) -> Result<()> {
         if self.backend == Backend::Postgres {
-            sqlx::query("SELECT id FROM repository WHERE id = $1 FOR UPDATE").bind(repository_id).execute(&mut *self.tx).await.map_err(db_err)?;
+            sqlx::query("SELECT id FROM repository WHERE id = $1 FOR UPDATE")
+                .bind(repository_id)
+                .execute(&mut *self.tx)
+                .await
+                .map_err(db_err)?;
         }
         Ok(())
     }
 
     async fn namespace(&mut self, name: &NamespaceName) -> Result<Option<Namespace>> {
-        let row = sqlx::query("SELECT id, time_machine_s FROM namespace WHERE name = $1").bind(name.as_str()).fetch_optional(&mut *self.tx).await.map_err(db_err)?;
-        row.map(|r| Ok(Namespace { id: r.try_get("id").map_err(db_err)?, name: name.clone(), time_machine_s: r.try_get("time_machine_s").map_err(db_err)? }))
-            .transpose()
+        let row = sqlx::query("SELECT id, time_machine_s FROM namespace WHERE name = $1")
+            .bind(name.as_str())
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(db_err)?;
+        row.map(|r| {
+            Ok(Namespace {
+                id: r.try_get("id").map_err(db_err)?,
+                name: name.clone(),
+                time_machine_s: r.try_get("time_machine_s").map_err(db_err)?,
+            })
+        })
+        .transpose()
     }
 
     async fn insert_namespace(&mut self, name: &NamespaceName, time_machine_s: i64, now: Millis) -> Result<Namespace> {
@@ -507,7 +535,12 @@ impl Tx for SqlTx {
     }
 
     async fn set_time_machine(&mut self, namespace_id: i64, seconds: i64) -> Result<()> {
-        sqlx::query("UPDATE namespace SET time_machine_s = $1 WHERE id = $2").bind(seconds).bind(namespace_id).execute(&mut *self.tx).await.map_err(db_err)?;
+        sqlx::query("UPDATE namespace SET time_machine_s = $1 WHERE id = $2")
+            .bind(seconds)
+            .bind(namespace_id)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(db_err)?;
         Ok(())
     }
 
@@ -516,7 +549,14 @@ impl Tx for SqlTx {
         row.as_ref().map(repository_from).transpose()
     }
 
-    async fn insert_repository(&mut self, namespace_id: i64, path: &RepoPath, visibility: Visibility, description: &str, now: Millis) -> Result<Repository> {
+    async fn insert_repository(
+        &mut self,
+        namespace_id: i64,
+        path: &RepoPath,
+        visibility: Visibility,
+        description: &str,
+        now: Millis,
+    ) -> Result<Repository> {
         let row = sqlx::query("INSERT INTO repository (namespace_id, name, visibility, state, description, created_ms) VALUES ($1, $2, $3, 'normal', $4, $5) RETURNING id")
             .bind(namespace_id)
             .bind(path.name.as_str())
@@ -538,7 +578,12 @@ impl Tx for SqlTx {
     }
 
     async fn set_repository_state(&mut self, repository_id: i64, state: RepoState) -> Result<()> {
-        sqlx::query("UPDATE repository SET state = $1 WHERE id = $2").bind(state.as_str()).bind(repository_id).execute(&mut *self.tx).await.map_err(db_err)?;
+        sqlx::query("UPDATE repository SET state = $1 WHERE id = $2")
+            .bind(state.as_str())
+            .bind(repository_id)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(db_err)?;
         Ok(())
     }
 
@@ -667,12 +712,22 @@ impl Tx for SqlTx {
     }
 
     async fn set_tag_end(&mut self, tag_id: i64, end_ms: Option<Millis>) -> Result<()> {
-        sqlx::query("UPDATE tag SET lifetime_end_ms = $1 WHERE id = $2").bind(end_ms).bind(tag_id).execute(&mut *self.tx).await.map_err(db_err)?;
+        sqlx::query("UPDATE tag SET lifetime_end_ms = $1 WHERE id = $2")
+            .bind(end_ms)
+            .bind(tag_id)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(db_err)?;
         self.bump_tag_version("id = (SELECT repository_id FROM tag WHERE id = $1)", tag_id).await
     }
 
     async fn set_tag_immutable(&mut self, tag_id: i64, immutable: bool) -> Result<()> {
-        sqlx::query("UPDATE tag SET immutable = $1 WHERE id = $2").bind(immutable).bind(tag_id).execute(&mut *self.tx).await.map_err(db_err)?;
+        sqlx::query("UPDATE tag SET immutable = $1 WHERE id = $2")
+            .bind(immutable)
+            .bind(tag_id)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(db_err)?;
         self.bump_tag_version("id = (SELECT repository_id FROM tag WHERE id = $1)", tag_id).await
     }
 
@@ -697,17 +752,19 @@ impl Tx for SqlTx {
 
     async fn insert_label(&mut self, l: &NewLabel, now: Millis) -> Result<Label> {
         let id = uuid::Uuid::new_v4().to_string();
-        sqlx::query("INSERT INTO label (uuid, manifest_id, key, value, media_type, source_type, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)")
-            .bind(id.as_str())
-            .bind(l.manifest_id)
-            .bind(l.key.as_str())
-            .bind(l.value.as_str())
-            .bind(l.media_type.as_str())
-            .bind(l.source_type.as_str())
-            .bind(now)
-            .execute(&mut *self.tx)
-            .await
-            .map_err(db_err)?;
+        sqlx::query(
+            "INSERT INTO label (uuid, manifest_id, key, value, media_type, source_type, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(id.as_str())
+        .bind(l.manifest_id)
+        .bind(l.key.as_str())
+        .bind(l.value.as_str())
+        .bind(l.media_type.as_str())
+        .bind(l.source_type.as_str())
+        .bind(now)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(db_err)?;
         Ok(Label { id, key: l.key.clone(), value: l.value.clone(), media_type: l.media_type.clone(), source_type: l.source_type })
     }
 
@@ -729,27 +786,41 @@ impl Tx for SqlTx {
         rows.iter().map(policy_from).collect()
     }
 
-    async fn insert_policy(&mut self, namespace_id: i64, repository_id: Option<i64>, pattern: &str, matches_immutable: bool) -> Result<ImmutabilityPolicy> {
+    async fn insert_policy(
+        &mut self,
+        namespace_id: i64,
+        repository_id: Option<i64>,
+        pattern: &str,
+        matches_immutable: bool,
+    ) -> Result<ImmutabilityPolicy> {
         let id = uuid::Uuid::new_v4().to_string();
-        sqlx::query("INSERT INTO immutability_policy (id, namespace_id, repository_id, pattern, matches_immutable) VALUES ($1, $2, $3, $4, $5)")
-            .bind(id.as_str())
-            .bind(namespace_id)
-            .bind(repository_id)
-            .bind(pattern)
-            .bind(matches_immutable)
-            .execute(&mut *self.tx)
-            .await
-            .map_err(db_err)?;
+        sqlx::query(
+            "INSERT INTO immutability_policy (id, namespace_id, repository_id, pattern, matches_immutable) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(id.as_str())
+        .bind(namespace_id)
+        .bind(repository_id)
+        .bind(pattern)
+        .bind(matches_immutable)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(db_err)?;
         Ok(ImmutabilityPolicy { id, namespace_id, repository_id, pattern: pattern.to_owned(), matches_immutable })
     }
 
     async fn delete_policy(&mut self, policy_id: &str) -> Result<bool> {
-        let done = sqlx::query("DELETE FROM immutability_policy WHERE id = $1").bind(policy_id).execute(&mut *self.tx).await.map_err(db_err)?;
+        let done =
+            sqlx::query("DELETE FROM immutability_policy WHERE id = $1").bind(policy_id).execute(&mut *self.tx).await.map_err(db_err)?;
         Ok(done.rows_affected() > 0)
     }
 
     async fn blob_size(&mut self, repository_id: i64, digest: &Digest) -> Result<Option<i64>> {
-        blob_size_query(repository_id, digest).fetch_optional(&mut *self.tx).await.map_err(db_err)?.map(|r| r.try_get("size").map_err(db_err)).transpose()
+        blob_size_query(repository_id, digest)
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(db_err)?
+            .map(|r| r.try_get("size").map_err(db_err))
+            .transpose()
     }
 
     async fn link_blob(&mut self, repository_id: i64, digest: &Digest, size: i64, now: Millis) -> Result<()> {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context as _};
 use registry::store::RepositoryQuery;
-use registry::{Caller, FixedClock, Manifest, NewManifest, RepoPath, Registry, TagName, Visibility, DAY_MS, HOUR_MS};
+use registry::{Caller, FixedClock, Manifest, NewManifest, Registry, RepoPath, TagName, Visibility, DAY_MS, HOUR_MS};
 use serde_json::json;
 
 use crate::v2::manifest::sha256_digest as sha256;
@@ -55,7 +55,8 @@ pub fn index(children: &[(&Manifest, &str)]) -> NewManifest {
         .iter()
         .map(|(m, arch)| json!({ "mediaType": m.media_type, "digest": m.digest, "size": 0, "platform": { "architecture": arch, "os": "linux" } }))
         .collect();
-    let bytes = serde_json::to_vec_pretty(&json!({ "schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": manifests })).expect("JSON values serialize");
+    let bytes = serde_json::to_vec_pretty(&json!({ "schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": manifests }))
+        .expect("JSON values serialize");
     NewManifest {
         digest: sha256(&bytes),
         media_type: OCI_INDEX.into(),
@@ -93,18 +94,46 @@ pub async fn seed(live: &Registry) -> anyhow::Result<()> {
     let web = repo("acme/web");
     reg.create_repository(&admin, &web, Visibility::Public, "The storefront").await?;
     let src = ("org.opencontainers.image.source", "https://git.example.com/acme/web");
-    let v1 = reg.put_manifest(&admin, &web, image("amd64", "web-1.0", &[2_811_478, 14_203_001], &[src, ("git-sha", "4f2a9c1")]), Some(&tag("v1.0.0"))).await?;
+    let v1 = reg
+        .put_manifest(
+            &admin,
+            &web,
+            image("amd64", "web-1.0", &[2_811_478, 14_203_001], &[src, ("git-sha", "4f2a9c1")]),
+            Some(&tag("v1.0.0")),
+        )
+        .await?;
     reg.set_tag(&admin, &web, &tag("latest"), &v1.digest).await?;
     step(30);
-    let v11 = reg.put_manifest(&admin, &web, image("amd64", "web-1.1", &[2_811_478, 14_977_310], &[src, ("git-sha", "9b1e077")]), Some(&tag("v1.1.0"))).await?;
+    let v11 = reg
+        .put_manifest(
+            &admin,
+            &web,
+            image("amd64", "web-1.1", &[2_811_478, 14_977_310], &[src, ("git-sha", "9b1e077")]),
+            Some(&tag("v1.1.0")),
+        )
+        .await?;
     reg.set_tag(&admin, &web, &tag("latest"), &v11.digest).await?;
     reg.set_immutable(&admin, &web, &tag("v1.0.0"), true).await?;
     step(20);
-    let beta = reg.put_manifest(&admin, &web, image("amd64", "web-beta", &[2_811_478, 15_100_221], &[src, ("quay.expires-after", "2w")]), Some(&tag("beta"))).await?;
+    let beta = reg
+        .put_manifest(
+            &admin,
+            &web,
+            image("amd64", "web-beta", &[2_811_478, 15_100_221], &[src, ("quay.expires-after", "2w")]),
+            Some(&tag("beta")),
+        )
+        .await?;
     step(6);
     reg.delete_tag(&admin, &web, &tag("beta")).await?;
     step(40);
-    let v12 = reg.put_manifest(&admin, &web, image("amd64", "web-1.2", &[2_811_478, 15_402_007], &[src, ("git-sha", "c0ffee1")]), Some(&tag("v1.2.0"))).await?;
+    let v12 = reg
+        .put_manifest(
+            &admin,
+            &web,
+            image("amd64", "web-1.2", &[2_811_478, 15_402_007], &[src, ("git-sha", "c0ffee1")]),
+            Some(&tag("v1.2.0")),
+        )
+        .await?;
     reg.set_tag(&admin, &web, &tag("latest"), &v12.digest).await?;
     step(3);
     // A bad release: roll latest back, then bring the beta back for testers.
@@ -119,8 +148,10 @@ pub async fn seed(live: &Registry) -> anyhow::Result<()> {
     step(12);
     let api = repo("acme/api");
     reg.create_repository(&admin, &api, Visibility::Private, "Internal API").await?;
-    let amd = reg.put_manifest(&admin, &api, image("amd64", "api-2.3-amd64", &[3_121_004, 22_003_117], &[("git-sha", "77aa0d3")]), None).await?;
-    let arm = reg.put_manifest(&admin, &api, image("arm64", "api-2.3-arm64", &[3_010_871, 21_800_560], &[("git-sha", "77aa0d3")]), None).await?;
+    let amd =
+        reg.put_manifest(&admin, &api, image("amd64", "api-2.3-amd64", &[3_121_004, 22_003_117], &[("git-sha", "77aa0d3")]), None).await?;
+    let arm =
+        reg.put_manifest(&admin, &api, image("arm64", "api-2.3-arm64", &[3_010_871, 21_800_560], &[("git-sha", "77aa0d3")]), None).await?;
     let multi = reg.put_manifest(&admin, &api, index(&[(&amd, "amd64"), (&arm, "arm64")]), Some(&tag("2.3"))).await?;
     reg.set_tag(&admin, &api, &tag("stable"), &multi.digest).await?;
     reg.add_repository_policy(&admin, &api, r"v?[0-9]+\.[0-9]+(\.[0-9]+)?", true).await?;
@@ -128,7 +159,13 @@ pub async fn seed(live: &Registry) -> anyhow::Result<()> {
     for (i, name) in ["pr-101", "pr-102", "pr-103"].iter().enumerate() {
         step(2);
         let seed = format!("api-{name}");
-        reg.put_manifest(&admin, &api, image("amd64", &seed, &[3_121_004, 22_100_000 + i as i64 * 1000], &[("quay.expires-after", "1w")]), Some(&tag(name))).await?;
+        reg.put_manifest(
+            &admin,
+            &api,
+            image("amd64", &seed, &[3_121_004, 22_100_000 + i as i64 * 1000], &[("quay.expires-after", "1w")]),
+            Some(&tag(name)),
+        )
+        .await?;
     }
 
     step(5);
@@ -140,7 +177,14 @@ pub async fn seed(live: &Registry) -> anyhow::Result<()> {
     reg.create_repository(&admin, &alpine, Visibility::Public, "A minimal image").await?;
     for (i, version) in ["3.18", "3.19", "3.20"].iter().enumerate() {
         step(1);
-        let m = reg.put_manifest(&admin, &alpine, image("amd64", &format!("alpine-{version}"), &[3_400_000 + i as i64 * 10_000], &[]), Some(&tag(version))).await?;
+        let m = reg
+            .put_manifest(
+                &admin,
+                &alpine,
+                image("amd64", &format!("alpine-{version}"), &[3_400_000 + i as i64 * 10_000], &[]),
+                Some(&tag(version)),
+            )
+            .await?;
         reg.set_tag(&admin, &alpine, &tag("latest"), &m.digest).await.context("moving latest")?;
     }
     println!("demo data: acme/web, acme/api, acme/tools/builder, library/alpine");

@@ -76,7 +76,8 @@ async fn healthz(State(registry): State<Registry>) -> (StatusCode, &'static str)
 pub async fn serve(settings: Settings, listen: SocketAddr, site_root: PathBuf) -> anyhow::Result<()> {
     let store = open(&settings).await?;
     tracing::info!(database = %redact(&settings.database_url), backend = ?store.backend(), "database ready");
-    let blobs = BlobStore::open(&settings.data_dir).with_context(|| format!("cannot open the blob store under {}", settings.data_dir.display()))?;
+    let blobs =
+        BlobStore::open(&settings.data_dir).with_context(|| format!("cannot open the blob store under {}", settings.data_dir.display()))?;
     let state = AppState { leptos_options: leptos_options(listen, site_root), registry: registry(store), blobs };
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;

@@ -31,7 +31,11 @@ async fn api() -> Api {
     reg.create_repository(&Caller::admin(), &RepoPath::parse("acme/app").unwrap(), Visibility::Private, "the app").await.unwrap();
     let blobs_dir = tempfile::tempdir().unwrap();
     let blobs = BlobStore::open(blobs_dir.path()).unwrap();
-    let router = build_router(AppState { leptos_options: leptos_options("127.0.0.1:0".parse().unwrap(), "target/site".into()), registry: reg.clone(), blobs });
+    let router = build_router(AppState {
+        leptos_options: leptos_options("127.0.0.1:0".parse().unwrap(), "target/site".into()),
+        registry: reg.clone(),
+        blobs,
+    });
     Api { router, reg, clock, _dirs: (dir, blobs_dir) }
 }
 
@@ -179,7 +183,15 @@ async fn bad_bodies_are_400_or_413_never_500() {
     let a = api().await;
     a.push("v1", "one", &[]).await;
     let uri = format!("{BASE}/tag/v1");
-    for body in [&b""[..], b"{", b"[1,2]", br#"{"immutable":"yes"}"#, br#"{"expiration":"tomorrow"}"#, br#"{"bogus":1}"#, br#"{"manifest_digest":"sha256:nope"}"#] {
+    for body in [
+        &b""[..],
+        b"{",
+        b"[1,2]",
+        br#"{"immutable":"yes"}"#,
+        br#"{"expiration":"tomorrow"}"#,
+        br#"{"bogus":1}"#,
+        br#"{"manifest_digest":"sha256:nope"}"#,
+    ] {
         let (status, v, _) = a.call(Method::PUT, &uri, Some(body.to_vec())).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{}: {v}", String::from_utf8_lossy(body));
         assert!(v["message"].is_string(), "{v}");
@@ -199,7 +211,10 @@ async fn manifests_and_labels() {
     let d = a.push("v1", "one", &[("org.opencontainers.image.source", "git")]).await;
     let (status, m) = a.get(&format!("{BASE}/manifest/{d}")).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!((m["digest"].clone(), m["is_manifest_list"].clone(), m["layers_compressed_size"].clone()), (json!(d), json!(false), json!(1234)));
+    assert_eq!(
+        (m["digest"].clone(), m["is_manifest_list"].clone(), m["layers_compressed_size"].clone()),
+        (json!(d), json!(false), json!(1234))
+    );
     assert_eq!(m["layers"].as_array().unwrap().iter().map(|l| l["compressed_size"].as_i64().unwrap()).collect::<Vec<_>>(), [1000, 234]);
     assert!(m["manifest_data"].as_str().unwrap().contains("schemaVersion"));
 
@@ -211,7 +226,10 @@ async fn manifests_and_labels() {
     assert_eq!(headers["location"], format!("{labels}/{id}").as_str());
     let (_, json_label) = a.send(Method::POST, &labels, json!({ "key": "info", "value": "{\"a\":1}" })).await;
     assert_eq!(json_label["label"]["media_type"], "application/json");
-    for (key, message) in [("io.quay.x", "Label has a reserved prefix"), ("git_sha", "Invalid label key: lowercase letters and digits with single '.' or '-' between them, at most 255 characters")] {
+    for (key, message) in [
+        ("io.quay.x", "Label has a reserved prefix"),
+        ("git_sha", "Invalid label key: lowercase letters and digits with single '.' or '-' between them, at most 255 characters"),
+    ] {
         let (status, body) = a.send(Method::POST, &labels, json!({ "key": key, "value": "v" })).await;
         assert_eq!((status, body["message"].as_str().unwrap()), (StatusCode::BAD_REQUEST, message));
     }
@@ -225,7 +243,8 @@ async fn manifests_and_labels() {
     let (status, one) = a.get(&format!("{labels}/{id}")).await;
     assert_eq!((status, one["value"].clone()), (StatusCode::OK, json!("abc")));
     // A manifest label cannot be deleted; an api label can.
-    let manifest_label = all["labels"].as_array().unwrap().iter().find(|l| l["source_type"] == "manifest").unwrap()["id"].as_str().unwrap().to_owned();
+    let manifest_label =
+        all["labels"].as_array().unwrap().iter().find(|l| l["source_type"] == "manifest").unwrap()["id"].as_str().unwrap().to_owned();
     let (status, body, _) = a.call(Method::DELETE, &format!("{labels}/{manifest_label}"), None).await;
     assert_eq!((status, body), (StatusCode::BAD_REQUEST, json!({ "message": "Cannot delete immutable label" })));
     assert_eq!(a.call(Method::DELETE, &format!("{labels}/{id}"), None).await.0, StatusCode::NO_CONTENT);
@@ -238,7 +257,10 @@ async fn repositories() {
     a.push("v1", "one", &[]).await;
     let (status, r) = a.get(BASE).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(r, json!({ "namespace": "acme", "name": "app", "description": "the app", "is_public": false, "state": "NORMAL", "has_tags": true }));
+    assert_eq!(
+        r,
+        json!({ "namespace": "acme", "name": "app", "description": "the app", "is_public": false, "state": "NORMAL", "has_tags": true })
+    );
     let (_, list) = a.get("/api/v1/repository?namespace=acme").await;
     assert_eq!(list["repositories"][0]["name"], "app");
     assert_eq!(list["repositories"][0]["tag_count"], 1);

@@ -80,7 +80,9 @@ fn build_image(dir: &Path, tag: &str, arch: &str, payload_len: usize, labels: &[
     }
     run(&mut config);
     let payload = dir.with_extension(format!("{tag}.bin"));
-    let bytes: Vec<u8> = (0..payload_len).map(|i| (i as u64).wrapping_mul(2654435761).wrapping_add(tag.len() as u64 * 7 + arch.len() as u64) as u8).collect();
+    let bytes: Vec<u8> = (0..payload_len)
+        .map(|i| (i as u64).wrapping_mul(2654435761).wrapping_add(tag.len() as u64 * 7 + arch.len() as u64) as u8)
+        .collect();
     std::fs::write(&payload, bytes).unwrap();
     run(Command::new("umoci").args(["insert", "--image", &image, payload.to_str().unwrap(), "/payload.bin"]));
 }
@@ -111,7 +113,9 @@ fn add_index(layout: &Path, tag: &str, children: &[(&str, &str)]) -> String {
             d
         })
         .collect();
-    let body = serde_json::to_vec(&json!({ "schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": manifests })).unwrap();
+    let body =
+        serde_json::to_vec(&json!({ "schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": manifests }))
+            .unwrap();
     let hex = hex::encode(Sha256::digest(&body));
     std::fs::write(layout.join("blobs/sha256").join(&hex), &body).unwrap();
     let mut index = read_index(layout);
@@ -136,7 +140,11 @@ fn skopeo_copy(all: bool, from: &str, to: &str) -> Result<String, String> {
 
 /// Every blob file of a layout: name → bytes.
 fn blobs_of(layout: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
-    std::fs::read_dir(layout.join("blobs/sha256")).unwrap().map(|e| e.unwrap()).map(|e| (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap())).collect()
+    std::fs::read_dir(layout.join("blobs/sha256"))
+        .unwrap()
+        .map(|e| e.unwrap())
+        .map(|e| (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap()))
+        .collect()
 }
 
 async fn alive(reg: &Registry, repo: &RepoPath, tag: &str) -> Option<Tag> {
@@ -174,7 +182,11 @@ async fn round_trips(backend: Backend) {
 
     // A re-push moves the tag; the history shows both lifetimes.
     skopeo_copy(false, &src_ref("two"), &dest("acme/hello:v1")).unwrap();
-    let history = s.registry.tag_history(&Caller::admin(), &repo, &HistoryParams { specific_tag: Some("v1".into()), ..Default::default() }).await.unwrap();
+    let history = s
+        .registry
+        .tag_history(&Caller::admin(), &repo, &HistoryParams { specific_tag: Some("v1".into()), ..Default::default() })
+        .await
+        .unwrap();
     assert_eq!(history.items.len(), 2);
     assert_eq!(history.items[0].tag.manifest_digest.as_str(), descriptor(&src, "two")["digest"]);
     assert!(history.items[1].tag.lifetime_end_ms.is_some());

@@ -63,7 +63,8 @@ async fn create_move_and_history_order(b: Backend) {
     f.advance(1000);
     f.reg.restore_tag(&f.admin, &f.repo, &tag("latest"), &bm.digest).await.unwrap();
     let rows = f.all_rows().await;
-    let summary: Vec<_> = rows.iter().map(|r| (r.name.as_str(), r.lifetime_start_ms - T0, r.lifetime_end_ms.map(|e| e - T0), r.reversion)).collect();
+    let summary: Vec<_> =
+        rows.iter().map(|r| (r.name.as_str(), r.lifetime_start_ms - T0, r.lifetime_end_ms.map(|e| e - T0), r.reversion)).collect();
     assert_eq!(
         summary,
         vec![("latest", 2000, None, true), ("other", 1000, None, false), ("latest", 0, Some(2000), false)],
@@ -221,7 +222,10 @@ async fn immutability_blocks_changes(b: Backend) {
     f.reg.set_immutable(&f.admin, &f.repo, &tag("v1"), true).await.unwrap();
     let overwrite = Error::TagImmutable("Cannot overwrite immutable tag 'v1'".into());
     let other = f.alive("other").await.unwrap().manifest_digest;
-    assert_eq!(f.reg.delete_tag(&f.admin, &f.repo, &tag("v1")).await.unwrap_err(), Error::TagImmutable("Cannot delete immutable tag 'v1'".into()));
+    assert_eq!(
+        f.reg.delete_tag(&f.admin, &f.repo, &tag("v1")).await.unwrap_err(),
+        Error::TagImmutable("Cannot delete immutable tag 'v1'".into())
+    );
     assert_eq!(f.reg.set_tag(&f.admin, &f.repo, &tag("v1"), &other).await.unwrap_err(), overwrite);
     assert_eq!(f.reg.restore_tag(&f.admin, &f.repo, &tag("v1"), &other).await.unwrap_err(), overwrite);
     assert_eq!(f.push("v1", "c", &[]).await.unwrap_err(), overwrite);
@@ -307,7 +311,9 @@ async fn label_driven_expiry_and_immutability(b: Backend) {
     assert_eq!(f.alive("weeks").await.unwrap().lifetime_end_ms, Some(now + 3 * WEEK_MS));
     f.push("junk", "c", &[("quay.expires-after", "soon")]).await.unwrap();
     assert_eq!(f.alive("junk").await.unwrap().lifetime_end_ms, None, "an unparsable value is ignored");
-    for (i, (value, immutable)) in [("true", true), ("True", true), (" TRUE ", true), ("false", false), ("0", false), ("yes", false), ("", false)].iter().enumerate() {
+    for (i, (value, immutable)) in
+        [("true", true), ("True", true), (" TRUE ", true), ("false", false), ("0", false), ("yes", false), ("", false)].iter().enumerate()
+    {
         let name = format!("imm{i}");
         f.push(&name, &format!("imm-{i}"), &[("quay.immutable", value)]).await.unwrap();
         assert_eq!(f.alive(&name).await.unwrap().immutable, *immutable, "quay.immutable={value:?}");
@@ -371,7 +377,22 @@ async fn user_labels(b: Backend) {
     for key in ["", "git_sha", "-foo", "foo-", "foo--bar", "foo..bar"] {
         assert!(matches!(add(key, "v", None).await, Err(Error::Invalid(_))), "{key:?}");
     }
-    for key in ["com.docker.x", "io.docker.x", "org.dockerproject.x", "org.opencontainers.x", "io.cncf.x", "io.kubernetes.x", "io.k8s.x", "io.quay.x", "com.coreos.x", "com.tectonic.x", "internal.x", "quay.x", "internalfoo", "quayside"] {
+    for key in [
+        "com.docker.x",
+        "io.docker.x",
+        "org.dockerproject.x",
+        "org.opencontainers.x",
+        "io.cncf.x",
+        "io.kubernetes.x",
+        "io.k8s.x",
+        "io.quay.x",
+        "com.coreos.x",
+        "com.tectonic.x",
+        "internal.x",
+        "quay.x",
+        "internalfoo",
+        "quayside",
+    ] {
         assert_eq!(add(key, "v", None).await.unwrap_err(), Error::Invalid("Label has a reserved prefix".into()), "{key}");
     }
     // Media types: inferred, given, refused.
@@ -513,7 +534,10 @@ async fn repository_list_filters_and_pages(b: Backend) {
     for name in ["acme/web", "acme/tools/builder", "library/alpine", "other/x_y"] {
         f.reg.create_repository(&f.admin, &RepoPath::parse(name).unwrap(), Visibility::Public, "").await.unwrap();
     }
-    assert!(matches!(f.reg.create_repository(&f.admin, &RepoPath::parse("acme/web").unwrap(), Visibility::Public, "").await, Err(Error::Conflict(_))));
+    assert!(matches!(
+        f.reg.create_repository(&f.admin, &RepoPath::parse("acme/web").unwrap(), Visibility::Public, "").await,
+        Err(Error::Conflict(_))
+    ));
     f.push("v1", "a", &[]).await.unwrap();
     f.push("v2", "b", &[]).await.unwrap();
     let list = |filter: Option<&str>, page: u32, limit: u32| {
@@ -522,7 +546,10 @@ async fn repository_list_filters_and_pages(b: Backend) {
         async move { reg.list_repositories(&admin, q).await.unwrap() }
     };
     let all = list(None, 1, 100).await;
-    assert_eq!(all.items.iter().map(|r| r.path.to_string()).collect::<Vec<_>>(), ["acme/app", "acme/tools/builder", "acme/web", "library/alpine", "other/x_y"]);
+    assert_eq!(
+        all.items.iter().map(|r| r.path.to_string()).collect::<Vec<_>>(),
+        ["acme/app", "acme/tools/builder", "acme/web", "library/alpine", "other/x_y"]
+    );
     assert_eq!(all.items[0].tag_count, 2);
     assert_eq!(all.items[0].last_modified_ms, T0);
     let acme = list(Some("ACME/"), 1, 2).await;

@@ -62,7 +62,12 @@ async fn the_server_function_answers_json() {
     let (status, body) = get(&router, "/rpc/repositories?filter=acme&page=1").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-    let names: Vec<_> = v["page"]["items"].as_array().unwrap().iter().map(|r| format!("{}/{}", r["path"]["namespace"].as_str().unwrap(), r["path"]["name"].as_str().unwrap())).collect();
+    let names: Vec<_> = v["page"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| format!("{}/{}", r["path"]["namespace"].as_str().unwrap(), r["path"]["name"].as_str().unwrap()))
+        .collect();
     assert_eq!(names, ["acme/api", "acme/tools/builder", "acme/web"]);
     assert_eq!(v["page"]["has_additional"], false);
 }
@@ -88,7 +93,10 @@ async fn tags_and_history_pages_are_rendered_on_the_server() {
     assert!(nested.contains("<strong>latest</strong>"));
     let (status, missing) = get(&router, "/repository/acme/nothing").await;
     assert_eq!(status, StatusCode::OK);
-    assert!(missing.contains("Repository &#x27;acme/nothing&#x27; not found") || missing.contains("Repository 'acme/nothing' not found"), "{missing}");
+    assert!(
+        missing.contains("Repository &#x27;acme/nothing&#x27; not found") || missing.contains("Repository 'acme/nothing' not found"),
+        "{missing}"
+    );
 }
 
 /// A form post as a browser without JavaScript sends it.
@@ -123,7 +131,11 @@ async fn restore_works_without_javascript_and_says_what_happened() {
     assert_eq!(status, StatusCode::FOUND);
     assert!(location.contains("__err="), "{location}");
     let (_, refused) = get(&router, &location.replace("http://127.0.0.1", "")).await;
-    assert!(refused.contains("Cannot overwrite immutable tag &#x27;v1.0.0&#x27;") || refused.contains("Cannot overwrite immutable tag 'v1.0.0'"), "{refused}");
+    assert!(
+        refused.contains("Cannot overwrite immutable tag &#x27;v1.0.0&#x27;")
+            || refused.contains("Cannot overwrite immutable tag 'v1.0.0'"),
+        "{refused}"
+    );
 }
 
 #[tokio::test]

@@ -91,7 +91,14 @@ impl Env {
             m.as_object_mut().unwrap().extend(extra);
         }
         let bytes = serde_json::to_vec(&m).unwrap();
-        let r = self.send(Method::PUT, &format!("/v2/{repo}/manifests/{reference}"), &[("content-type", "application/vnd.oci.image.manifest.v1+json")], bytes.clone()).await;
+        let r = self
+            .send(
+                Method::PUT,
+                &format!("/v2/{repo}/manifests/{reference}"),
+                &[("content-type", "application/vnd.oci.image.manifest.v1+json")],
+                bytes.clone(),
+            )
+            .await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&r.body));
         sha256_digest(&bytes).to_string()
     }
@@ -215,7 +222,11 @@ async fn manifests_are_served_byte_exact_and_checked() {
     let oci = "application/vnd.oci.image.manifest.v1+json";
     let r = put(b"{not json".to_vec(), oci).await;
     assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "MANIFEST_INVALID".to_owned()));
-    let r = put(br#"{"schemaVersion":1,"name":"acme/app","tag":"v2","fsLayers":[]}"#.to_vec(), "application/vnd.docker.distribution.manifest.v1+prettyjws").await;
+    let r = put(
+        br#"{"schemaVersion":1,"name":"acme/app","tag":"v2","fsLayers":[]}"#.to_vec(),
+        "application/vnd.docker.distribution.manifest.v1+prettyjws",
+    )
+    .await;
     assert_eq!(r.code(), "MANIFEST_INVALID");
     assert!(r.json()["errors"][0]["message"].as_str().unwrap().contains("schema 1"));
     let r = put(br#"{"schemaVersion":2,"mediaType":"application/x-unknown","layers":[]}"#.to_vec(), "application/x-unknown").await;
@@ -262,7 +273,14 @@ async fn tags_list_and_catalog_page_with_links() {
     let d = e.image("acme/app", "a", b"l", json!({})).await;
     let body = e.get(&format!("/v2/acme/app/manifests/{d}")).await.body;
     for t in ["b", "c", "d", "e"] {
-        let r = e.send(Method::PUT, &format!("/v2/acme/app/manifests/{t}"), &[("content-type", "application/vnd.oci.image.manifest.v1+json")], body.clone()).await;
+        let r = e
+            .send(
+                Method::PUT,
+                &format!("/v2/acme/app/manifests/{t}"),
+                &[("content-type", "application/vnd.oci.image.manifest.v1+json")],
+                body.clone(),
+            )
+            .await;
         assert_eq!(r.status, StatusCode::CREATED);
     }
     let all = e.get("/v2/acme/app/tags/list").await;
@@ -307,7 +325,14 @@ async fn referrers_with_artifact_type_filter() {
         });
         let bytes = serde_json::to_vec(&m).unwrap();
         let d = sha256_digest(&bytes);
-        let r = e.send(Method::PUT, &format!("/v2/acme/app/manifests/{d}"), &[("content-type", "application/vnd.oci.image.manifest.v1+json")], bytes).await;
+        let r = e
+            .send(
+                Method::PUT,
+                &format!("/v2/acme/app/manifests/{d}"),
+                &[("content-type", "application/vnd.oci.image.manifest.v1+json")],
+                bytes,
+            )
+            .await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&r.body));
         assert_eq!(r.header("oci-subject"), subject);
         pushed.push(d.to_string());
@@ -342,7 +367,14 @@ async fn pushes_go_through_the_data_model() {
     // An immutable tag refuses a push with 409 TAG_IMMUTABLE.
     reg.set_immutable(&registry::Caller::admin(), &repo, &registry::TagName::parse("v1").unwrap(), true).await.unwrap();
     let body = e.get(&format!("/v2/acme/app/manifests/{first}")).await.body;
-    let r = e.send(Method::PUT, "/v2/acme/app/manifests/v1", &[(header::CONTENT_TYPE.as_str(), "application/vnd.oci.image.manifest.v1+json")], body).await;
+    let r = e
+        .send(
+            Method::PUT,
+            "/v2/acme/app/manifests/v1",
+            &[(header::CONTENT_TYPE.as_str(), "application/vnd.oci.image.manifest.v1+json")],
+            body,
+        )
+        .await;
     assert_eq!((r.status, r.code()), (StatusCode::CONFLICT, "TAG_IMMUTABLE".to_owned()));
     assert_eq!(e.send(Method::DELETE, "/v2/acme/app/manifests/v1", &[], vec![]).await.code(), "TAG_IMMUTABLE");
 }

@@ -12,7 +12,8 @@ pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
 pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
-const DOCKER_SCHEMA1: [&str; 2] = ["application/vnd.docker.distribution.manifest.v1+json", "application/vnd.docker.distribution.manifest.v1+prettyjws"];
+const DOCKER_SCHEMA1: [&str; 2] =
+    ["application/vnd.docker.distribution.manifest.v1+json", "application/vnd.docker.distribution.manifest.v1+prettyjws"];
 
 /// Manifests above this size are refused.
 pub const MAX_MANIFEST_BYTES: usize = 4 * 1024 * 1024;
@@ -84,7 +85,9 @@ pub fn parse(bytes: Vec<u8>, content_type: Option<&str>) -> Result<Parsed, Manif
         return Err(ManifestError::Invalid(format!("manifest is larger than {MAX_MANIFEST_BYTES} bytes")));
     }
     let raw: Raw = serde_json::from_slice(&bytes).map_err(|e| ManifestError::Invalid(format!("manifest is not valid JSON: {e}")))?;
-    let header = content_type.map(|c| c.split(';').next().unwrap_or(c).trim()).filter(|c| !c.is_empty() && *c != "application/json" && *c != "application/octet-stream");
+    let header = content_type
+        .map(|c| c.split(';').next().unwrap_or(c).trim())
+        .filter(|c| !c.is_empty() && *c != "application/json" && *c != "application/octet-stream");
     if raw.schema_version == Some(1) || header.is_some_and(|h| DOCKER_SCHEMA1.contains(&h)) {
         return Err(ManifestError::Invalid("Docker schema 1 manifests are not supported; push schema 2 or OCI".into()));
     }
@@ -92,7 +95,9 @@ pub fn parse(bytes: Vec<u8>, content_type: Option<&str>) -> Result<Parsed, Manif
         return Err(ManifestError::Invalid("manifest schemaVersion must be 2".into()));
     }
     let media_type = match (header, raw.media_type.as_deref()) {
-        (Some(h), Some(m)) if h != m => return Err(ManifestError::Invalid(format!("Content-Type {h} does not match the manifest's mediaType {m}"))),
+        (Some(h), Some(m)) if h != m => {
+            return Err(ManifestError::Invalid(format!("Content-Type {h} does not match the manifest's mediaType {m}")))
+        }
         (_, Some(m)) => m.to_owned(),
         (Some(h), None) => h.to_owned(),
         (None, None) if raw.manifests.is_some() => OCI_INDEX.to_owned(),
@@ -165,7 +170,12 @@ pub fn config_labels(config: &[u8]) -> Vec<(String, String)> {
         #[serde(rename = "Labels")]
         labels: Option<BTreeMap<String, String>>,
     }
-    serde_json::from_slice::<Config>(config).ok().and_then(|c| c.config).and_then(|c| c.labels).map(|l| l.into_iter().collect()).unwrap_or_default()
+    serde_json::from_slice::<Config>(config)
+        .ok()
+        .and_then(|c| c.config)
+        .and_then(|c| c.labels)
+        .map(|l| l.into_iter().collect())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -178,7 +188,12 @@ mod tests {
 
     #[test]
     fn image_manifest() {
-        let body = format!(r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{}","size":10}},"layers":[{{"digest":"{}","size":100}},{{"digest":"{}","size":23}}]}}"#, d('a'), d('b'), d('c'));
+        let body = format!(
+            r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{}","size":10}},"layers":[{{"digest":"{}","size":100}},{{"digest":"{}","size":23}}]}}"#,
+            d('a'),
+            d('b'),
+            d('c')
+        );
         let p = parse(body.clone().into_bytes(), Some(OCI_MANIFEST)).unwrap();
         assert_eq!(p.manifest.layers_compressed_size, Some(123));
         assert_eq!(p.manifest.blobs.len(), 3);
@@ -189,7 +204,9 @@ mod tests {
     #[test]
     fn refusals() {
         assert!(matches!(parse(b"{not json".to_vec(), None), Err(ManifestError::Invalid(_))));
-        assert!(matches!(parse(br#"{"schemaVersion":1,"name":"x"}"#.to_vec(), None), Err(ManifestError::Invalid(m)) if m.contains("schema 1")));
+        assert!(
+            matches!(parse(br#"{"schemaVersion":1,"name":"x"}"#.to_vec(), None), Err(ManifestError::Invalid(m)) if m.contains("schema 1"))
+        );
         let unknown = br#"{"schemaVersion":2,"mediaType":"application/x-made-up","layers":[]}"#.to_vec();
         assert!(matches!(parse(unknown, None), Err(ManifestError::Invalid(m)) if m.contains("unsupported")));
         let mismatch = format!(r#"{{"schemaVersion":2,"mediaType":"{OCI_INDEX}","manifests":[]}}"#);

@@ -9,7 +9,7 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::{Json, Router};
-use registry::{Caller, Digest, Error, ManifestRef, RepoPath, Registry, TagName};
+use registry::{Caller, Digest, Error, ManifestRef, Registry, RepoPath, TagName};
 use serde::Deserialize;
 use serde_json::json;
 use tokio::io::AsyncReadExt;
@@ -162,7 +162,9 @@ async fn dispatch(State(state): State<AppState>, Query(params): Query<Params>, r
         (Some(Target::Manifest(name, r)), &Method::GET | &Method::HEAD) => get_manifest(reg, &who, name, r, method == Method::HEAD).await,
         (Some(Target::Manifest(name, r)), &Method::PUT) => put_manifest(reg, blobs, &who, name, r, req).await,
         (Some(Target::Manifest(name, r)), &Method::DELETE) => delete_manifest(reg, &who, name, r).await,
-        (Some(Target::Blob(name, d)), &Method::GET | &Method::HEAD) => get_blob(reg, blobs, &who, name, d, method == Method::HEAD, req.headers()).await,
+        (Some(Target::Blob(name, d)), &Method::GET | &Method::HEAD) => {
+            get_blob(reg, blobs, &who, name, d, method == Method::HEAD, req.headers()).await
+        }
         (Some(Target::Blob(name, d)), &Method::DELETE) => delete_blob(reg, &who, name, d).await,
         (Some(Target::Uploads(name)), &Method::POST) => start_upload(reg, blobs, &who, name, &params, req).await,
         (Some(Target::Upload(name, id)), &Method::PATCH) => patch_upload(reg, blobs, &who, name, id, req).await,
@@ -196,7 +198,8 @@ fn urlencode(s: &str) -> String {
 }
 
 async fn catalog(reg: &Registry, who: &Caller, p: &Params) -> V2Result {
-    let (repos, more) = reg.catalog(who, p.last.as_deref(), p.n).await.map_err(|e| V2Error::from_domain(e, "NAME_UNKNOWN", "UNSUPPORTED"))?;
+    let (repos, more) =
+        reg.catalog(who, p.last.as_deref(), p.n).await.map_err(|e| V2Error::from_domain(e, "NAME_UNKNOWN", "UNSUPPORTED"))?;
     let n = p.n.unwrap_or(registry::service::MAX_LIST);
     let names: Vec<String> = repos.iter().map(ToString::to_string).collect();
     let mut resp = Json(json!({ "repositories": names })).into_response();
@@ -208,7 +211,8 @@ async fn catalog(reg: &Registry, who: &Caller, p: &Params) -> V2Result {
 
 async fn tags_list(reg: &Registry, who: &Caller, name: &str, p: &Params) -> V2Result {
     let path = repo(name)?;
-    let (tags, more) = reg.tag_names(who, &path, p.last.as_deref(), p.n).await.map_err(|e| V2Error::from_domain(e, "NAME_UNKNOWN", "UNSUPPORTED"))?;
+    let (tags, more) =
+        reg.tag_names(who, &path, p.last.as_deref(), p.n).await.map_err(|e| V2Error::from_domain(e, "NAME_UNKNOWN", "UNSUPPORTED"))?;
     let n = p.n.unwrap_or(registry::service::MAX_LIST);
     let mut resp = Json(json!({ "name": path.to_string(), "tags": tags })).into_response();
     if let (true, Some(last)) = (more, tags.last()) {
@@ -227,7 +231,8 @@ fn manifest_ref(r: &str) -> Result<ManifestRef, V2Error> {
 async fn get_manifest(reg: &Registry, who: &Caller, name: &str, r: &str, head: bool) -> V2Result {
     let path = repo(name)?;
     let reference = manifest_ref(r)?;
-    let (m, bytes) = reg.resolve_manifest(who, &path, &reference).await.map_err(|e| V2Error::from_domain(e, "MANIFEST_UNKNOWN", "MANIFEST_INVALID"))?;
+    let (m, bytes) =
+        reg.resolve_manifest(who, &path, &reference).await.map_err(|e| V2Error::from_domain(e, "MANIFEST_UNKNOWN", "MANIFEST_INVALID"))?;
     let headers = [
         (header::CONTENT_TYPE, header_value(&m.media_type)),
         (header::CONTENT_LENGTH, header_value(&bytes.len().to_string())),
@@ -242,9 +247,13 @@ async fn put_manifest(reg: &Registry, blobs: &BlobStore, who: &Caller, name: &st
     let path = repo(name)?;
     let reference = manifest_ref(r)?;
     let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let bytes = axum::body::to_bytes(req.into_body(), manifest::MAX_MANIFEST_BYTES)
-        .await
-        .map_err(|_| V2Error::new(StatusCode::PAYLOAD_TOO_LARGE, "MANIFEST_INVALID", format!("manifest is larger than {} bytes", manifest::MAX_MANIFEST_BYTES)))?;
+    let bytes = axum::body::to_bytes(req.into_body(), manifest::MAX_MANIFEST_BYTES).await.map_err(|_| {
+        V2Error::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "MANIFEST_INVALID",
+            format!("manifest is larger than {} bytes", manifest::MAX_MANIFEST_BYTES),
+        )
+    })?;
     let parsed = manifest::parse(bytes.to_vec(), content_type.as_deref()).map_err(|e| match e {
         manifest::ManifestError::Invalid(m) => V2Error::new(StatusCode::BAD_REQUEST, "MANIFEST_INVALID", m),
         manifest::ManifestError::Digest(_) => V2Error::new(StatusCode::BAD_REQUEST, "DIGEST_INVALID", e.to_string()),
@@ -269,7 +278,10 @@ async fn put_manifest(reg: &Registry, blobs: &BlobStore, who: &Caller, name: &st
         }
     }
     let subject = new.subject.clone();
-    let m = reg.put_manifest(who, &path, new, tag.as_ref()).await.map_err(|e| V2Error::from_domain(e, "MANIFEST_UNKNOWN", "MANIFEST_INVALID"))?;
+    let m = reg
+        .put_manifest(who, &path, new, tag.as_ref())
+        .await
+        .map_err(|e| V2Error::from_domain(e, "MANIFEST_UNKNOWN", "MANIFEST_INVALID"))?;
     let mut resp = (
         StatusCode::CREATED,
         [
@@ -314,7 +326,13 @@ async fn get_blob(reg: &Registry, blobs: &BlobStore, who: &Caller, name: &str, d
         None => (StatusCode::OK, 0, size),
         Some(r) => match parse_range(r, size) {
             Some((s, e)) => (StatusCode::PARTIAL_CONTENT, s, e - s + 1),
-            None => return Err(V2Error::new(StatusCode::RANGE_NOT_SATISFIABLE, "BLOB_UNKNOWN", format!("range {r} not satisfiable for {size} bytes"))),
+            None => {
+                return Err(V2Error::new(
+                    StatusCode::RANGE_NOT_SATISFIABLE,
+                    "BLOB_UNKNOWN",
+                    format!("range {r} not satisfiable for {size} bytes"),
+                ))
+            }
         },
     };
     let mut resp_headers = vec![
@@ -437,7 +455,8 @@ async fn patch_upload(reg: &Registry, blobs: &BlobStore, who: &Caller, name: &st
 
 async fn finish_upload(reg: &Registry, blobs: &BlobStore, who: &Caller, name: &str, id: &str, p: &Params, req: Request) -> V2Result {
     let path = repo(name)?;
-    let d = digest(p.digest.as_deref().ok_or_else(|| V2Error::new(StatusCode::BAD_REQUEST, "DIGEST_INVALID", "digest parameter missing"))?)?;
+    let d =
+        digest(p.digest.as_deref().ok_or_else(|| V2Error::new(StatusCode::BAD_REQUEST, "DIGEST_INVALID", "digest parameter missing"))?)?;
     reg.check_upload(who, &path, id).await.map_err(upload_err)?;
     complete(reg, blobs, who, &path, id, &d, req).await
 }
@@ -459,7 +478,10 @@ async fn cancel_upload(reg: &Registry, blobs: &BlobStore, who: &Caller, name: &s
 async fn referrers(reg: &Registry, who: &Caller, name: &str, d: &str, p: &Params) -> V2Result {
     let path = repo(name)?;
     let subject = digest(d)?;
-    let found = reg.referrers(who, &path, &subject, p.artifact_type.as_deref()).await.map_err(|e| V2Error::from_domain(e, "MANIFEST_UNKNOWN", "UNSUPPORTED"))?;
+    let found = reg
+        .referrers(who, &path, &subject, p.artifact_type.as_deref())
+        .await
+        .map_err(|e| V2Error::from_domain(e, "MANIFEST_UNKNOWN", "UNSUPPORTED"))?;
     let manifests: Vec<_> = found
         .iter()
         .map(|(m, bytes)| {

@@ -102,7 +102,9 @@ impl Fixture {
     }
 
     pub async fn alive(&self, name: &str) -> Option<Tag> {
-        let p = self.history(HistoryParams { only_active: true, specific_tag: Some(name.into()), limit: Some(100), ..Default::default() }).await;
+        let p = self
+            .history(HistoryParams { only_active: true, specific_tag: Some(name.into()), limit: Some(100), ..Default::default() })
+            .await;
         assert!(p.items.len() <= 1, "more than one alive row for {name}: {:?}", p.items);
         p.items.into_iter().next().map(|v| v.tag)
     }

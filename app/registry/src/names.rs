@@ -70,9 +70,7 @@ impl TagName {
         let b = s.as_bytes();
         let ok = (1..=128).contains(&b.len())
             && (b[0].is_ascii_alphanumeric() || b[0] == b'_')
-            && b[1..]
-                .iter()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'));
+            && b[1..].iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'));
         if ok {
             Ok(Self(s.to_owned()))
         } else {
@@ -153,10 +151,7 @@ impl RepoPath {
             return Err(NameError::Repository);
         }
         let (ns, name) = s.split_once('/').ok_or(NameError::Repository)?;
-        Ok(Self {
-            namespace: NamespaceName::parse(ns).map_err(|_| NameError::Repository)?,
-            name: RepositoryName::parse(name)?,
-        })
+        Ok(Self { namespace: NamespaceName::parse(ns).map_err(|_| NameError::Repository)?, name: RepositoryName::parse(name)? })
     }
 
     pub fn new(namespace: NamespaceName, name: RepositoryName) -> Result<Self, NameError> {

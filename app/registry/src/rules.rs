@@ -110,10 +110,7 @@ impl LabelEffects {
             return Self::default();
         }
         let expires = children.iter().map(|c| c.expires_after_ms).collect::<Option<Vec<_>>>();
-        Self {
-            expires_after_ms: expires.and_then(|v| v.into_iter().min()),
-            immutable: children.iter().all(|c| c.immutable),
-        }
+        Self { expires_after_ms: expires.and_then(|v| v.into_iter().min()), immutable: children.iter().all(|c| c.immutable) }
     }
 }
 

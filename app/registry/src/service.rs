@@ -23,9 +23,7 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now_ms(&self) -> Millis {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as Millis)
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as Millis)
     }
 }
 
@@ -122,7 +120,10 @@ pub struct Registry {
 /// Recent `/v2` tag lists. An entry holds while the repository's `tag_version` is unchanged and
 /// no alive tag has expired since, so it is exact across instances sharing one database.
 #[derive(Default)]
-struct TagListCache(std::sync::Mutex<std::collections::HashMap<(i64, Option<String>, u32), CachedTagList>>);
+struct TagListCache(std::sync::Mutex<std::collections::HashMap<TagListKey, CachedTagList>>);
+
+/// Repository id, `last`, `n`.
+type TagListKey = (i64, Option<String>, u32);
 
 #[derive(Clone)]
 struct CachedTagList {
@@ -135,13 +136,13 @@ struct CachedTagList {
 impl TagListCache {
     const MAX_ENTRIES: usize = 1024;
 
-    fn get(&self, key: &(i64, Option<String>, u32), version: i64, now: Millis) -> Option<(Arc<Vec<String>>, bool)> {
+    fn get(&self, key: &TagListKey, version: i64, now: Millis) -> Option<(Arc<Vec<String>>, bool)> {
         let map = self.0.lock().ok()?;
         let hit = map.get(key)?;
         (hit.version == version && hit.valid_until.is_none_or(|t| now < t)).then(|| (hit.names.clone(), hit.more))
     }
 
-    fn put(&self, key: (i64, Option<String>, u32), entry: CachedTagList) {
+    fn put(&self, key: TagListKey, entry: CachedTagList) {
         if let Ok(mut map) = self.0.lock() {
             if map.len() >= Self::MAX_ENTRIES {
                 map.clear();
@@ -274,7 +275,13 @@ impl Registry {
     // ---- namespaces and repositories ---------------------------------------------------------
 
     /// Creates the repository (and its namespace when new). Refuses an existing one.
-    pub async fn create_repository(&self, caller: &Caller, path: &RepoPath, visibility: Visibility, description: &str) -> Result<Repository> {
+    pub async fn create_repository(
+        &self,
+        caller: &Caller,
+        path: &RepoPath,
+        visibility: Visibility,
+        description: &str,
+    ) -> Result<Repository> {
         self.authorize_namespace_admin(caller)?;
         let now = self.clock.now_ms();
         let mut tx = self.store.begin().await?;
@@ -378,7 +385,10 @@ impl Registry {
             None => {
                 let mut child_ids = Vec::with_capacity(new.children.len());
                 for child in &new.children {
-                    let c = tx.manifest_by_digest(repo.id, child).await?.ok_or_else(|| Error::BlobUnknown(format!("Manifest references unknown manifest {child}")))?;
+                    let c = tx
+                        .manifest_by_digest(repo.id, child)
+                        .await?
+                        .ok_or_else(|| Error::BlobUnknown(format!("Manifest references unknown manifest {child}")))?;
                     child_ids.push(c.id);
                 }
                 for blob in &new.blobs {
@@ -389,7 +399,13 @@ impl Registry {
                 let m = tx.insert_manifest(repo.id, &new, &child_ids, now).await?;
                 for (key, value) in &new.config_labels {
                     let media_type = rules::infer_media_type(value).to_owned();
-                    let label = NewLabel { manifest_id: m.id, key: key.clone(), value: value.clone(), media_type, source_type: LabelSource::Manifest };
+                    let label = NewLabel {
+                        manifest_id: m.id,
+                        key: key.clone(),
+                        value: value.clone(),
+                        media_type,
+                        source_type: LabelSource::Manifest,
+                    };
                     tx.insert_label(&label, now).await?;
                 }
                 m
@@ -398,7 +414,8 @@ impl Registry {
         if let Some(tag) = tag {
             self.retarget(&mut *tx, caller, &repo, tag, &manifest, Retarget::Push, now).await?;
         }
-        let audit = self.audit(caller, &repo, "push_repo", json!({ "tag": tag.map(TagName::as_str), "manifest_digest": manifest.digest }), now);
+        let audit =
+            self.audit(caller, &repo, "push_repo", json!({ "tag": tag.map(TagName::as_str), "manifest_digest": manifest.digest }), now);
         tx.insert_audit(&audit).await?;
         tx.commit().await?;
         Ok(manifest)
@@ -427,7 +444,16 @@ impl Registry {
 
     /// Closes the alive row (if any) and inserts the new one: the single way a tag changes target.
     #[allow(clippy::too_many_arguments)]
-    async fn retarget(&self, tx: &mut dyn Tx, caller: &Caller, repo: &Repository, tag: &TagName, manifest: &Manifest, how: Retarget, now: Millis) -> Result<Tag> {
+    async fn retarget(
+        &self,
+        tx: &mut dyn Tx,
+        caller: &Caller,
+        repo: &Repository,
+        tag: &TagName,
+        manifest: &Manifest,
+        how: Retarget,
+        now: Millis,
+    ) -> Result<Tag> {
         let alive = tx.alive_tag(repo.id, tag.as_str(), now).await?;
         if let Some(a) = alive.as_ref().filter(|a| a.immutable) {
             return Err(Error::TagImmutable(format!("Cannot overwrite immutable tag '{}'", a.name)));
@@ -595,12 +621,23 @@ impl Registry {
 
     /// Adds a user label (SPEC §3.1–3.3). `quay.*` keys are reserved for users, so a user label
     /// never carries label-driven behaviour (SPEC §2.8).
-    pub async fn add_label(&self, caller: &Caller, path: &RepoPath, digest: &Digest, key: &str, value: &str, media_type: Option<&str>) -> Result<Label> {
+    pub async fn add_label(
+        &self,
+        caller: &Caller,
+        path: &RepoPath,
+        digest: &Digest,
+        key: &str,
+        value: &str,
+        media_type: Option<&str>,
+    ) -> Result<Label> {
         let (key, media_type) = rules::check_user_label(key, value, media_type, &self.config.extra_reserved_label_prefixes)?;
         let Locked { mut tx, repo, now } = self.lock(caller, path, Role::Write).await?;
         let m = tx.manifest_by_digest(repo.id, digest).await?.ok_or_else(|| manifest_not_found(digest))?;
         let label = tx
-            .insert_label(&NewLabel { manifest_id: m.id, key: key.to_string(), value: value.to_owned(), media_type, source_type: LabelSource::Api }, now)
+            .insert_label(
+                &NewLabel { manifest_id: m.id, key: key.to_string(), value: value.to_owned(), media_type, source_type: LabelSource::Api },
+                now,
+            )
             .await?;
         let data = json!({ "id": label.id, "key": label.key, "value": label.value, "manifest_digest": digest });
         let audit = self.audit(caller, &repo, "manifest_label_add", data, now);
@@ -629,7 +666,13 @@ impl Registry {
 
     /// Adds a policy to a repository and marks the alive tags it covers immutable, clearing their
     /// expiration (SPEC §2.9).
-    pub async fn add_repository_policy(&self, caller: &Caller, path: &RepoPath, pattern: &str, matches_immutable: bool) -> Result<ImmutabilityPolicy> {
+    pub async fn add_repository_policy(
+        &self,
+        caller: &Caller,
+        path: &RepoPath,
+        pattern: &str,
+        matches_immutable: bool,
+    ) -> Result<ImmutabilityPolicy> {
         let compiled = TagPattern::parse(pattern)?;
         let Locked { mut tx, repo, now } = self.lock(caller, path, Role::Admin).await?;
         let policy = tx.insert_policy(repo.namespace_id, Some(repo.id), pattern, matches_immutable).await?;
@@ -651,7 +694,8 @@ impl Registry {
     /// Deletes a policy; tags it marked stay immutable.
     pub async fn delete_repository_policy(&self, caller: &Caller, path: &RepoPath, policy_id: &str) -> Result<()> {
         let Locked { mut tx, repo, now } = self.lock(caller, path, Role::Admin).await?;
-        let owned = tx.policies(repo.namespace_id, Some(repo.id)).await?.into_iter().any(|p| p.id == policy_id && p.repository_id == Some(repo.id));
+        let owned =
+            tx.policies(repo.namespace_id, Some(repo.id)).await?.into_iter().any(|p| p.id == policy_id && p.repository_id == Some(repo.id));
         if !owned || !tx.delete_policy(policy_id).await? {
             return Err(Error::not_found("Immutability policy not found"));
         }
@@ -690,7 +734,14 @@ impl Registry {
 
     /// Records a verified blob in the repository and ends its upload (if it had one). Called
     /// after the blob store has the content under its digest.
-    pub async fn complete_upload(&self, caller: &Caller, path: &RepoPath, upload_id: Option<&str>, digest: &Digest, size: i64) -> Result<()> {
+    pub async fn complete_upload(
+        &self,
+        caller: &Caller,
+        path: &RepoPath,
+        upload_id: Option<&str>,
+        digest: &Digest,
+        size: i64,
+    ) -> Result<()> {
         let Locked { mut tx, repo, now } = self.lock_for_push(caller, path).await?;
         if let Some(id) = upload_id {
             if !tx.delete_upload(id).await? {
@@ -733,7 +784,13 @@ impl Registry {
 
     /// Alive tag names in name order, after `last`, at most `n` (1..=10,000; default 10,000), and
     /// whether more follow.
-    pub async fn tag_names(&self, caller: &Caller, path: &RepoPath, last: Option<&str>, n: Option<u32>) -> Result<(Arc<Vec<String>>, bool)> {
+    pub async fn tag_names(
+        &self,
+        caller: &Caller,
+        path: &RepoPath,
+        last: Option<&str>,
+        n: Option<u32>,
+    ) -> Result<(Arc<Vec<String>>, bool)> {
         let repo = self.readable(caller, path).await?;
         let n = n.unwrap_or(MAX_LIST).clamp(1, MAX_LIST);
         let now = self.clock.now_ms();
@@ -759,7 +816,13 @@ impl Registry {
     }
 
     /// Manifests whose `subject` is `digest`, optionally only of one artifact type.
-    pub async fn referrers(&self, caller: &Caller, path: &RepoPath, digest: &Digest, artifact_type: Option<&str>) -> Result<Vec<(Manifest, Vec<u8>)>> {
+    pub async fn referrers(
+        &self,
+        caller: &Caller,
+        path: &RepoPath,
+        digest: &Digest,
+        artifact_type: Option<&str>,
+    ) -> Result<Vec<(Manifest, Vec<u8>)>> {
         let repo = self.readable(caller, path).await?;
         let mut found = self.store.referrers(repo.id, digest).await?;
         if let Some(t) = artifact_type {
@@ -775,8 +838,19 @@ impl Registry {
             ManifestRef::Tag(t) => {
                 let repo = self.readable(caller, path).await?;
                 let q = HistoryQuery { only_active: true, specific_tag: Some(t.to_string()), page: 1, limit: 1, ..Default::default() };
-                let row = self.store.tag_history(repo.id, &q, self.clock.now_ms()).await?.items.into_iter().next().ok_or_else(|| tag_not_found(t))?;
-                let m = self.store.manifest_by_digest(repo.id, &row.tag.manifest_digest).await?.ok_or_else(|| manifest_not_found(&row.tag.manifest_digest))?;
+                let row = self
+                    .store
+                    .tag_history(repo.id, &q, self.clock.now_ms())
+                    .await?
+                    .items
+                    .into_iter()
+                    .next()
+                    .ok_or_else(|| tag_not_found(t))?;
+                let m = self
+                    .store
+                    .manifest_by_digest(repo.id, &row.tag.manifest_digest)
+                    .await?
+                    .ok_or_else(|| manifest_not_found(&row.tag.manifest_digest))?;
                 let bytes = self.store.manifest_bytes(m.id).await?;
                 Ok((m, bytes))
             }

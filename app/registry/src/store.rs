@@ -11,7 +11,6 @@ use crate::error::Result;
 use crate::model::*;
 use crate::names::{Digest, NamespaceName, RepoPath};
 
-
 /// Filters of the tag history listing (SPEC §2.2).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HistoryQuery {
@@ -100,7 +99,14 @@ pub trait Tx: Send {
     async fn set_time_machine(&mut self, namespace_id: i64, seconds: i64) -> Result<()>;
 
     async fn repository(&mut self, path: &RepoPath) -> Result<Option<Repository>>;
-    async fn insert_repository(&mut self, namespace_id: i64, path: &RepoPath, visibility: Visibility, description: &str, now: Millis) -> Result<Repository>;
+    async fn insert_repository(
+        &mut self,
+        namespace_id: i64,
+        path: &RepoPath,
+        visibility: Visibility,
+        description: &str,
+        now: Millis,
+    ) -> Result<Repository>;
     async fn set_repository_state(&mut self, repository_id: i64, state: RepoState) -> Result<()>;
 
     async fn manifest_by_digest(&mut self, repository_id: i64, digest: &Digest) -> Result<Option<Manifest>>;
@@ -125,7 +131,13 @@ pub trait Tx: Send {
 
     /// The namespace's policies and the repository's own.
     async fn policies(&mut self, namespace_id: i64, repository_id: Option<i64>) -> Result<Vec<ImmutabilityPolicy>>;
-    async fn insert_policy(&mut self, namespace_id: i64, repository_id: Option<i64>, pattern: &str, matches_immutable: bool) -> Result<ImmutabilityPolicy>;
+    async fn insert_policy(
+        &mut self,
+        namespace_id: i64,
+        repository_id: Option<i64>,
+        pattern: &str,
+        matches_immutable: bool,
+    ) -> Result<ImmutabilityPolicy>;
     async fn delete_policy(&mut self, policy_id: &str) -> Result<bool>;
 
     async fn insert_audit(&mut self, a: &NewAudit) -> Result<()>;

@@ -1,4 +1,4 @@
-pub mod time;
 pub mod format;
-pub mod url;
 pub mod pager;
+pub mod time;
+pub mod url;

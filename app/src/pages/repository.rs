@@ -1,8 +1,8 @@
 //! `/repository/{ns}/{repo}` (active tags) and `/repository/{ns}/{repo}/history` (every tag row,
 //! alive and ended). Filter and page live in the URL; both pages work without JavaScript.
 
-use leptos::prelude::*;
 use leptos::form::ActionForm;
+use leptos::prelude::*;
 use leptos_router::components::Form;
 use leptos_router::hooks::{use_location, use_params_map, use_query_map};
 use registry::TagView;
