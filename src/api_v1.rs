@@ -3,25 +3,32 @@
 //! Repository names may contain `/`, so one catch-all route splits the path at the known markers.
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Query, Request, State};
-use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Query, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get};
+use axum::routing::{any, get, post};
+use axum::Extension;
 use axum::{Json, Router};
 use chrono::DateTime;
 use registry::{Caller, Digest, Error, HistoryParams, Label, Millis, Registry, RepoPath, TagName, TagView, Visibility};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use tower_sessions::Session;
 
-use crate::startup::AppState;
+use crate::auth::{Auth, SESSION_USER};
+use crate::startup::{client_address, AppState};
 
 /// Request bodies above this are refused (413).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/api/v1/repository", get(list_repositories))
+        .route("/api/v1/repository", get(list_repositories).post(create_repository))
+        .route("/api/v1/organization", post(create_organization))
+        .route("/api/v1/organization/", post(create_organization))
         .route("/api/v1/repository/{*rest}", any(dispatch))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
 }
@@ -51,7 +58,8 @@ impl From<Error> for ApiError {
             Error::Invalid(_) | Error::BlobUnknown(_) => StatusCode::BAD_REQUEST,
             Error::NotFound(_) | Error::RepositoryNotFound(_) => StatusCode::NOT_FOUND,
             Error::TagImmutable(_) | Error::Conflict(_) => StatusCode::CONFLICT,
-            Error::Unauthorized => StatusCode::UNAUTHORIZED,
+            Error::Unauthorized | Error::BadCredentials => StatusCode::UNAUTHORIZED,
+            Error::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::ReadOnly => StatusCode::SERVICE_UNAVAILABLE,
             Error::Storage => StatusCode::INTERNAL_SERVER_ERROR,
@@ -109,10 +117,21 @@ fn label_json(l: &Label) -> Value {
     json!({ "id": l.id, "key": l.key, "value": l.value, "source_type": l.source_type.as_str(), "media_type": l.media_type })
 }
 
-/// The caller: accounts and tokens arrive with issue #5; until then the built-in admin.
-fn caller(req: &Request) -> Caller {
-    let address = req.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip().to_string());
-    Caller { principal: registry::Principal::Admin, address }
+/// The caller: `Authorization` (Basic with a password or token, Bearer token) or the session.
+fn caller(auth: &Auth, req: &Request) -> impl std::future::Future<Output = Result<Caller, ApiError>> + Send + 'static {
+    // Owned copies: a request body is not `Sync`, so no borrow of `req` may cross an await.
+    let (auth, headers, session, address) =
+        (auth.clone(), req.headers().clone(), req.extensions().get::<Session>().cloned(), client_address(req));
+    async move { caller_of(&auth, &headers, session, address).await }
+}
+
+/// The caller of a handler that takes its parts as extractors.
+async fn caller_of(auth: &Auth, headers: &HeaderMap, session: Option<Session>, address: Option<String>) -> Result<Caller, ApiError> {
+    let user = match session {
+        Some(s) => s.get::<i64>(SESSION_USER).await.ok().flatten(),
+        None => None,
+    };
+    Ok(auth.caller(headers, user, address).await?)
 }
 
 /// What `/api/v1/repository/<rest>` names.
@@ -125,9 +144,26 @@ enum Target<'a> {
     Manifest(&'a str, &'a str),
     Labels(&'a str, &'a str),
     Label(&'a str, &'a str, &'a str),
+    Permissions(&'a str),
+    Permission(&'a str, &'a str),
+    Visibility(&'a str),
+    State(&'a str),
 }
 
 fn target(rest: &str) -> Option<Target<'_>> {
+    if let Some(repo) = rest.strip_suffix("/changevisibility") {
+        return Some(Target::Visibility(repo));
+    }
+    if let Some(repo) = rest.strip_suffix("/changestate") {
+        return Some(Target::State(repo));
+    }
+    if let Some(repo) = rest.strip_suffix("/permissions/user/").or_else(|| rest.strip_suffix("/permissions/user")) {
+        return Some(Target::Permissions(repo));
+    }
+    if let Some(i) = rest.rfind("/permissions/user/") {
+        let (repo, user) = (&rest[..i], &rest[i + 18..]);
+        return (!user.contains('/')).then_some(Target::Permission(repo, user));
+    }
     if let Some(repo) = rest.strip_suffix("/tag/").or_else(|| rest.strip_suffix("/tag")) {
         return Some(Target::Tags(repo));
     }
@@ -223,10 +259,17 @@ fn truthy(v: Option<&str>) -> bool {
     matches!(v.map(str::to_ascii_lowercase).as_deref(), Some("true" | "1" | "yes"))
 }
 
-async fn list_repositories(State(state): State<AppState>, Query(q): Query<RepoListQuery>) -> ApiResult {
+async fn list_repositories(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    session: Option<Extension<Session>>,
+    connect: Option<Extension<ConnectInfo<SocketAddr>>>,
+    Query(q): Query<RepoListQuery>,
+) -> ApiResult {
+    let who = caller_of(&state.auth, &headers, session.map(|s| s.0), connect.map(|c| c.0 .0.ip().to_string())).await?;
     let query =
         registry::store::RepositoryQuery { namespace: q.namespace, page: q.page.unwrap_or(1).max(1), limit: 100, ..Default::default() };
-    let page = state.registry.list_repositories(&Caller::admin(), query).await?;
+    let page = state.registry.list_repositories(&who, query).await?;
     let repositories: Vec<_> = page
         .items
         .iter()
@@ -246,11 +289,62 @@ struct RepoListQuery {
     page: Option<u32>,
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewRepository {
+    namespace: String,
+    repository: String,
+    visibility: String,
+    #[serde(default)]
+    description: String,
+    /// Quay sends `"image"`; nothing else is stored here.
+    #[serde(default)]
+    repo_kind: Option<String>,
+}
+
+fn visibility(s: &str) -> Result<Visibility, ApiError> {
+    Visibility::parse(s).ok_or_else(|| ApiError::bad_request(format!("Invalid visibility: {s} (expected public or private)")))
+}
+
+/// `POST /api/v1/repository`: creates a repository in a namespace the caller may write.
+async fn create_repository(State(state): State<AppState>, req: Request) -> ApiResult {
+    let who = caller(&state.auth, &req).await?;
+    let new: NewRepository = body(req).await?;
+    if new.repo_kind.as_deref().is_some_and(|k| k != "image") {
+        return Err(ApiError::bad_request("Only image repositories are supported"));
+    }
+    let path = RepoPath::parse(&format!("{}/{}", new.namespace, new.repository)).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let repo = state.registry.create_repository(&who, &path, visibility(&new.visibility)?, &new.description).await?;
+    let body = json!({ "namespace": repo.path.namespace, "name": repo.path.name, "kind": "image" });
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewOrganization {
+    name: String,
+    #[serde(default)]
+    email: Option<String>,
+}
+
+/// `POST /api/v1/organization/`: the signed-in creator becomes the organization's admin.
+async fn create_organization(State(state): State<AppState>, req: Request) -> ApiResult {
+    let who = caller(&state.auth, &req).await?;
+    let new: NewOrganization = body(req).await?;
+    let _ = new.email;
+    state.registry.create_organization(&who, &new.name).await?;
+    Ok((StatusCode::CREATED, Json(json!("Created"))).into_response())
+}
+
 async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
     let rest = req.uri().path().trim_start_matches("/api/v1/repository/").to_owned();
     let method = req.method().clone();
     let uri = req.uri().clone();
-    let who = &caller(&req);
+    let who = match caller(&state.auth, &req).await {
+        Ok(who) => who,
+        Err(e) => return e.into_response(),
+    };
+    let who = &who;
     let reg = &state.registry;
     let result = match (target(&rest), &method) {
         (Some(Target::Repository(r)), &Method::GET) => get_repository(reg, r, who).await,
@@ -263,6 +357,12 @@ async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
         (Some(Target::Labels(r, d)), &Method::POST) => add_label(reg, r, d, who, req).await,
         (Some(Target::Label(r, d, id)), &Method::GET) => get_label(reg, r, d, id, who).await,
         (Some(Target::Label(r, d, id)), &Method::DELETE) => delete_label(reg, r, d, id, who).await,
+        (Some(Target::Permissions(r)), &Method::GET) => list_permissions(reg, r, who).await,
+        (Some(Target::Permission(r, u)), &Method::GET) => get_permission(reg, r, u, who).await,
+        (Some(Target::Permission(r, u)), &Method::PUT) => put_permission(reg, r, u, who, req).await,
+        (Some(Target::Permission(r, u)), &Method::DELETE) => delete_permission(reg, r, u, who).await,
+        (Some(Target::Visibility(r)), &Method::POST) => change_visibility(reg, r, who, req).await,
+        (Some(Target::State(r)), &Method::PUT) => change_state(reg, r, who, req).await,
         (Some(_), _) => Err(ApiError(StatusCode::METHOD_NOT_ALLOWED, format!("{method} is not allowed here"))),
         (None, _) => Err(ApiError(StatusCode::NOT_FOUND, "Not found".into())),
     };
@@ -387,6 +487,73 @@ async fn delete_label(reg: &Registry, r: &str, d: &str, id: &str, who: &Caller) 
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+fn permission_json(p: &registry::Permission) -> Value {
+    json!({ "name": p.user, "role": p.role.as_str(), "is_robot": false })
+}
+
+async fn list_permissions(reg: &Registry, r: &str, who: &Caller) -> ApiResult {
+    let perms = reg.permissions(who, &repo(r)?).await?;
+    let map: serde_json::Map<String, Value> = perms.iter().map(|p| (p.user.clone(), permission_json(p))).collect();
+    Ok(Json(json!({ "permissions": map })).into_response())
+}
+
+async fn get_permission(reg: &Registry, r: &str, user: &str, who: &Caller) -> ApiResult {
+    let perms = reg.permissions(who, &repo(r)?).await?;
+    let p = perms
+        .iter()
+        .find(|p| p.user == user)
+        .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("User '{user}' has no permission here")))?;
+    Ok(Json(permission_json(p)).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RoleBody {
+    role: String,
+}
+
+async fn put_permission(reg: &Registry, r: &str, user: &str, who: &Caller, req: Request) -> ApiResult {
+    let path = repo(r)?;
+    let b: RoleBody = body(req).await?;
+    let role = registry::Role::parse(&b.role)
+        .ok_or_else(|| ApiError::bad_request(format!("Invalid role: {} (expected read, write or admin)", b.role)))?;
+    let p = reg.set_permission(who, &path, user, role).await?;
+    Ok(Json(permission_json(&p)).into_response())
+}
+
+async fn delete_permission(reg: &Registry, r: &str, user: &str, who: &Caller) -> ApiResult {
+    reg.delete_permission(who, &repo(r)?, user).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VisibilityBody {
+    visibility: String,
+}
+
+async fn change_visibility(reg: &Registry, r: &str, who: &Caller, req: Request) -> ApiResult {
+    let path = repo(r)?;
+    let b: VisibilityBody = body(req).await?;
+    reg.set_visibility(who, &path, visibility(&b.visibility)?).await?;
+    Ok(Json(json!({ "success": true })).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StateBody {
+    state: String,
+}
+
+async fn change_state(reg: &Registry, r: &str, who: &Caller, req: Request) -> ApiResult {
+    let path = repo(r)?;
+    let b: StateBody = body(req).await?;
+    let state = registry::RepoState::parse(&b.state.to_ascii_lowercase())
+        .ok_or_else(|| ApiError::bad_request(format!("Invalid state: {} (expected NORMAL, READ_ONLY or MIRROR)", b.state)))?;
+    reg.set_repository_state(who, &path, state).await?;
+    Ok(Json(json!({ "success": true })).into_response())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -401,6 +568,10 @@ mod tests {
         assert_eq!(target("acme/app/manifest/sha256:00/labels"), Some(Target::Labels("acme/app", "sha256:00")));
         assert_eq!(target("acme/app/manifest/sha256:00/labels/x"), Some(Target::Label("acme/app", "sha256:00", "x")));
         assert_eq!(target("acme/app/tag/v1/bogus"), None);
+        assert_eq!(target("acme/app/permissions/user/"), Some(Target::Permissions("acme/app")));
+        assert_eq!(target("acme/app/permissions/user/bob"), Some(Target::Permission("acme/app", "bob")));
+        assert_eq!(target("acme/app/changevisibility"), Some(Target::Visibility("acme/app")));
+        assert_eq!(target("acme/app/changestate"), Some(Target::State("acme/app")));
     }
 
     #[test]

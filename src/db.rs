@@ -218,6 +218,28 @@ fn flag(row: &AnyRow, column: &str) -> Result<bool> {
     }
 }
 
+/// A condition on `r` (repository) and `n` (namespace): the viewer may see the repository.
+/// `$everything` (bool) and `$user` (user id or NULL) are bound from [`viewer_binds`].
+fn visible_sql(everything: usize, user: usize) -> String {
+    format!(
+        "(${everything} OR r.visibility = 'public' OR (${user} IS NOT NULL AND (n.owner_user_id = ${user} \
+         OR EXISTS (SELECT 1 FROM repository_permission p WHERE p.repository_id = r.id AND p.user_id = ${user}) \
+         OR EXISTS (SELECT 1 FROM org_member m WHERE m.namespace_id = n.id AND m.user_id = ${user}))))"
+    )
+}
+
+fn viewer_binds(viewer: Viewer) -> (bool, Option<i64>) {
+    match viewer {
+        Viewer::Anonymous => (false, None),
+        Viewer::User(id) => (false, Some(id)),
+        Viewer::Everything => (true, None),
+    }
+}
+
+fn account_from(row: &AnyRow) -> Result<Account> {
+    Ok(Account { id: row.try_get("id").map_err(db_err)?, name: row.try_get("name").map_err(db_err)?, superuser: flag(row, "superuser")? })
+}
+
 /// `%text%` for a case-insensitive `LIKE … ESCAPE '\'`.
 fn like_pattern(text: &str) -> String {
     let mut p = String::with_capacity(text.len() + 2);
@@ -262,21 +284,26 @@ impl Store for SqlStore {
     }
 
     async fn list_repositories(&self, q: &RepositoryQuery, now: Millis) -> Result<Page<RepositorySummary>> {
-        let sql = "SELECT n.name AS ns, r.name, r.visibility, r.state, \
+        let sql = format!(
+            "SELECT n.name AS ns, r.name, r.visibility, r.state, \
                 (SELECT COUNT(*) FROM tag t WHERE t.repository_id = r.id AND NOT t.hidden \
                     AND (t.lifetime_end_ms IS NULL OR t.lifetime_end_ms > $1)) AS tag_count, \
                 COALESCE((SELECT MAX(t.lifetime_start_ms) FROM tag t WHERE t.repository_id = r.id), r.created_ms) AS last_modified \
             FROM repository r JOIN namespace n ON n.id = r.namespace_id \
             WHERE ($2 IS NULL OR n.name = $2) AND ($3 IS NULL OR LOWER(n.name || '/' || r.name) LIKE $3 ESCAPE '\\') \
-              AND (NOT $6 OR r.visibility = 'public') \
-            ORDER BY n.name, r.name LIMIT $4 OFFSET $5";
-        let rows = sqlx::query(sql)
+              AND {visible} \
+            ORDER BY n.name, r.name LIMIT $4 OFFSET $5",
+            visible = visible_sql(6, 7)
+        );
+        let (everything, user) = viewer_binds(q.viewer);
+        let rows = sqlx::query(&sql)
             .bind(now)
             .bind(q.namespace.clone())
             .bind(q.filter.as_deref().filter(|f| !f.is_empty()).map(like_pattern))
             .bind(i64::from(q.limit) + 1)
             .bind(offset(q.page, q.limit))
-            .bind(q.public_only)
+            .bind(everything)
+            .bind(user)
             .fetch_all(&self.read)
             .await
             .map_err(db_err)?;
@@ -413,18 +440,16 @@ impl Store for SqlStore {
         Ok((names.map(|s| s.split('\n').map(str::to_owned).collect()).unwrap_or_default(), next_end))
     }
 
-    async fn catalog(&self, last: Option<&str>, n: u32, public_only: bool) -> Result<Vec<RepoPath>> {
-        let rows = sqlx::query(
+    async fn catalog(&self, last: Option<&str>, n: u32, viewer: Viewer) -> Result<Vec<RepoPath>> {
+        let sql = format!(
             "SELECT n.name || '/' || r.name AS path FROM repository r JOIN namespace n ON n.id = r.namespace_id \
-             WHERE ($1 IS NULL OR n.name || '/' || r.name > $1) AND (NOT $2 OR r.visibility = 'public') \
-             ORDER BY n.name || '/' || r.name LIMIT $3",
-        )
-        .bind(last)
-        .bind(public_only)
-        .bind(i64::from(n))
-        .fetch_all(&self.read)
-        .await
-        .map_err(db_err)?;
+             WHERE ($1 IS NULL OR n.name || '/' || r.name > $1) AND {} \
+             ORDER BY n.name || '/' || r.name LIMIT $2",
+            visible_sql(3, 4)
+        );
+        let (everything, user) = viewer_binds(viewer);
+        let rows =
+            sqlx::query(&sql).bind(last).bind(i64::from(n)).bind(everything).bind(user).fetch_all(&self.read).await.map_err(db_err)?;
         rows.iter()
             .map(|r| {
                 let p: String = r.try_get("path").map_err(db_err)?;
@@ -440,9 +465,117 @@ impl Store for SqlStore {
         let rows = sqlx::query(&sql).bind(repository_id).bind(digest.as_str()).fetch_all(&self.read).await.map_err(db_err)?;
         rows.iter().map(|r| Ok((manifest_from(r)?, r.try_get("bytes").map_err(db_err)?))).collect()
     }
+
+    async fn user_count(&self) -> Result<i64> {
+        sqlx::query("SELECT COUNT(*) AS n FROM app_user").fetch_one(&self.read).await.map_err(db_err)?.try_get("n").map_err(db_err)
+    }
+
+    async fn user_by_name(&self, name: &str) -> Result<Option<StoredUser>> {
+        let row = sqlx::query("SELECT id, name, superuser, password_hash FROM app_user WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.read)
+            .await
+            .map_err(db_err)?;
+        row.map(|r| Ok(StoredUser { account: account_from(&r)?, password_hash: r.try_get("password_hash").map_err(db_err)? })).transpose()
+    }
+
+    async fn account(&self, user_id: i64) -> Result<Option<Account>> {
+        let row = sqlx::query("SELECT id, name, superuser FROM app_user WHERE id = $1")
+            .bind(user_id)
+            .fetch_optional(&self.read)
+            .await
+            .map_err(db_err)?;
+        row.as_ref().map(account_from).transpose()
+    }
+
+    async fn token_account(&self, token_digest: &str) -> Result<Option<Account>> {
+        let row =
+            sqlx::query("SELECT u.id, u.name, u.superuser FROM api_token t JOIN app_user u ON u.id = t.user_id WHERE t.token_digest = $1")
+                .bind(token_digest)
+                .fetch_optional(&self.read)
+                .await
+                .map_err(db_err)?;
+        row.as_ref().map(account_from).transpose()
+    }
+
+    async fn user_role(&self, user_id: i64, namespace_id: i64, repository_id: Option<i64>) -> Result<Option<Role>> {
+        let row = sqlx::query(
+            "SELECT (SELECT role FROM repository_permission WHERE repository_id = $3 AND user_id = $1) AS repo_role, \
+                    (SELECT CASE WHEN n.owner_user_id = $1 THEN 'admin' \
+                                 ELSE (SELECT CASE m.role WHEN 'admin' THEN 'admin' ELSE 'read' END FROM org_member m \
+                                       WHERE m.namespace_id = n.id AND m.user_id = $1) END \
+                     FROM namespace n WHERE n.id = $2) AS ns_role",
+        )
+        .bind(user_id)
+        .bind(namespace_id)
+        .bind(repository_id)
+        .fetch_one(&self.read)
+        .await
+        .map_err(db_err)?;
+        let role = |column: &str| -> Result<Option<Role>> {
+            let v: Option<String> = row.try_get(column).map_err(db_err)?;
+            v.map(|v| Role::parse(&v).ok_or_else(|| corrupt("role"))).transpose()
+        };
+        Ok(role("repo_role")?.max(role("ns_role")?))
+    }
+
+    async fn permissions(&self, repository_id: i64) -> Result<Vec<Permission>> {
+        let rows = sqlx::query(
+            "SELECT u.name, p.role FROM repository_permission p JOIN app_user u ON u.id = p.user_id WHERE p.repository_id = $1 ORDER BY u.name",
+        )
+        .bind(repository_id)
+        .fetch_all(&self.read)
+        .await
+        .map_err(db_err)?;
+        rows.iter()
+            .map(|r| {
+                let role: String = r.try_get("role").map_err(db_err)?;
+                Ok(Permission { user: r.try_get("name").map_err(db_err)?, role: Role::parse(&role).ok_or_else(|| corrupt("role"))? })
+            })
+            .collect()
+    }
+
+    async fn namespace_by_name(&self, name: &NamespaceName) -> Result<Option<Namespace>> {
+        Self::namespace_in(&self.read, name).await
+    }
+
+    async fn server_secret(&self, name: &str, value: &str) -> Result<String> {
+        sqlx::query("INSERT INTO server_secret (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
+            .bind(name)
+            .bind(value)
+            .execute(&self.write)
+            .await
+            .map_err(db_err)?;
+        sqlx::query("SELECT value FROM server_secret WHERE name = $1")
+            .bind(name)
+            .fetch_one(&self.write)
+            .await
+            .map_err(db_err)?
+            .try_get("value")
+            .map_err(db_err)
+    }
 }
 
 impl SqlStore {
+    async fn namespace_in<'e, E>(executor: E, name: &NamespaceName) -> Result<Option<Namespace>>
+    where
+        E: Executor<'e, Database = Any>,
+    {
+        let row = sqlx::query("SELECT id, time_machine_s FROM namespace WHERE name = $1")
+            .bind(name.as_str())
+            .fetch_optional(executor)
+            .await
+            .map_err(db_err)?;
+        row.map(|r| {
+            Ok(Namespace {
+                id: r.try_get("id").map_err(db_err)?,
+                name: name.clone(),
+                time_machine_s: r.try_get("time_machine_s").map_err(db_err)?,
+            })
+        })
+        .transpose()
+    }
+
     async fn blob_size_in(&self, repository_id: i64, digest: &Digest) -> Result<Option<i64>> {
         blob_size_query(repository_id, digest)
             .fetch_optional(&self.read)
@@ -482,6 +615,11 @@ struct SqlTx {
 }
 
 impl SqlTx {
+    /// Runs a statement with two integer parameters; returns the rows affected.
+    async fn exec(&mut self, sql: &str, a: i64, b: i64) -> Result<u64> {
+        Ok(sqlx::query(sql).bind(a).bind(b).execute(&mut *self.tx).await.map_err(db_err)?.rows_affected())
+    }
+
     /// Marks the repository's tag rows as changed; `which` selects the repository from `$1`.
     async fn bump_tag_version(&mut self, which: &str, arg: i64) -> Result<()> {
         let sql = format!("UPDATE repository SET tag_version = tag_version + 1 WHERE {which}");
@@ -508,19 +646,7 @@ impl Tx for SqlTx {
     }
 
     async fn namespace(&mut self, name: &NamespaceName) -> Result<Option<Namespace>> {
-        let row = sqlx::query("SELECT id, time_machine_s FROM namespace WHERE name = $1")
-            .bind(name.as_str())
-            .fetch_optional(&mut *self.tx)
-            .await
-            .map_err(db_err)?;
-        row.map(|r| {
-            Ok(Namespace {
-                id: r.try_get("id").map_err(db_err)?,
-                name: name.clone(),
-                time_machine_s: r.try_get("time_machine_s").map_err(db_err)?,
-            })
-        })
-        .transpose()
+        SqlStore::namespace_in(&mut *self.tx, name).await
     }
 
     async fn insert_namespace(&mut self, name: &NamespaceName, time_machine_s: i64, now: Millis) -> Result<Namespace> {
@@ -877,6 +1003,78 @@ impl Tx for SqlTx {
             .bind(a.action)
             .bind(a.data.to_string())
             .bind(a.created_ms)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn insert_user(&mut self, name: &str, password_hash: &str, superuser: bool, now: Millis) -> Result<Account> {
+        let row = sqlx::query("INSERT INTO app_user (name, password_hash, superuser, created_ms) VALUES ($1, $2, $3, $4) RETURNING id")
+            .bind(name)
+            .bind(password_hash)
+            .bind(superuser)
+            .bind(now)
+            .fetch_one(&mut *self.tx)
+            .await
+            .map_err(db_err)?;
+        Ok(Account { id: row.try_get("id").map_err(db_err)?, name: name.to_owned(), superuser })
+    }
+
+    async fn set_namespace_owner(&mut self, namespace_id: i64, user_id: i64) -> Result<()> {
+        self.exec("UPDATE namespace SET owner_user_id = $2 WHERE id = $1", namespace_id, user_id).await.map(drop)
+    }
+
+    async fn insert_token(&mut self, user_id: i64, label: &str, token_digest: &str, now: Millis) -> Result<()> {
+        sqlx::query("INSERT INTO api_token (user_id, name, token_digest, created_ms) VALUES ($1, $2, $3, $4)")
+            .bind(user_id)
+            .bind(label)
+            .bind(token_digest)
+            .bind(now)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn set_org_member(&mut self, namespace_id: i64, user_id: i64, role: OrgRole) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO org_member (namespace_id, user_id, role) VALUES ($1, $2, $3) \
+             ON CONFLICT (namespace_id, user_id) DO UPDATE SET role = excluded.role",
+        )
+        .bind(namespace_id)
+        .bind(user_id)
+        .bind(role.as_str())
+        .execute(&mut *self.tx)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn set_permission(&mut self, repository_id: i64, user_id: i64, role: Role) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO repository_permission (repository_id, user_id, role) VALUES ($1, $2, $3) \
+             ON CONFLICT (repository_id, user_id) DO UPDATE SET role = excluded.role",
+        )
+        .bind(repository_id)
+        .bind(user_id)
+        .bind(role.as_str())
+        .execute(&mut *self.tx)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn delete_permission(&mut self, repository_id: i64, user_id: i64) -> Result<bool> {
+        self.exec("DELETE FROM repository_permission WHERE repository_id = $1 AND user_id = $2", repository_id, user_id)
+            .await
+            .map(|n| n > 0)
+    }
+
+    async fn set_visibility(&mut self, repository_id: i64, visibility: Visibility) -> Result<()> {
+        sqlx::query("UPDATE repository SET visibility = $2 WHERE id = $1")
+            .bind(repository_id)
+            .bind(visibility.as_str())
             .execute(&mut *self.tx)
             .await
             .map_err(db_err)?;

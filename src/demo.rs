@@ -81,7 +81,7 @@ fn repo(s: &str) -> RepoPath {
 
 /// Seeds the demo data; refuses when the registry already has repositories.
 pub async fn seed(live: &Registry) -> anyhow::Result<()> {
-    let admin = Caller::admin();
+    let admin = Caller::system();
     let existing = live.list_repositories(&admin, RepositoryQuery { page: 1, limit: 1, ..Default::default() }).await?;
     if !existing.items.is_empty() {
         bail!("the registry already has repositories; the demo only fills an empty one");

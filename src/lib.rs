@@ -2,9 +2,11 @@
 //! service (the service itself lives in the `registry` crate).
 
 pub mod api_v1;
+pub mod auth;
 pub mod blobs;
 pub mod db;
 pub mod demo;
+pub mod sessions;
 pub mod startup;
 pub mod v2;
 

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 use quayside::{demo, startup, Settings};
+use registry::Caller;
 
 #[derive(Parser)]
 #[command(name = "quayside", version, about = "A container registry with an admin web UI")]
@@ -23,6 +24,39 @@ enum Command {
     Migrate(DbArgs),
     /// Fill an empty registry with demo repositories, tags with history, and labels.
     Demo(DbArgs),
+    /// Manage user accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user (and their namespace); the password is read from standard input.
+    Add {
+        name: String,
+        /// Admin everywhere.
+        #[arg(long)]
+        superuser: bool,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create an API token for a user and print it (once: only its digest is stored).
+    Create {
+        #[arg(long)]
+        user: String,
+        /// What the token is for.
+        #[arg(long, default_value = "")]
+        name: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
 }
 
 #[derive(Args)]
@@ -43,6 +77,12 @@ struct ServeArgs {
     /// The built site (JS, wasm, CSS, assets), as `cargo leptos build` leaves it.
     #[arg(long, env = "QUAYSIDE_SITE_ROOT", default_value = "target/site")]
     site_root: PathBuf,
+    /// On first start (no user yet), create the superuser `admin` with this password.
+    #[arg(long, env = "QUAYSIDE_ADMIN_PASSWORD", hide_env_values = true)]
+    admin_password: Option<String>,
+    /// Mark the session cookie `Secure` (set this when a TLS proxy serves Quayside).
+    #[arg(long, env = "QUAYSIDE_SECURE_COOKIES")]
+    secure_cookies: bool,
     #[command(flatten)]
     db: DbArgs,
 }
@@ -51,6 +91,13 @@ impl DbArgs {
     fn settings(self) -> Settings {
         Settings::new(self.data_dir, self.database_url)
     }
+}
+
+/// The first line of standard input, without its line end.
+fn read_password() -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
 }
 
 fn main() -> ExitCode {
@@ -67,12 +114,32 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Serve(args) => startup::serve(args.db.settings(), args.listen, args.site_root).await,
+            Command::Serve(args) => {
+                let opts = startup::ServeOptions {
+                    listen: args.listen,
+                    site_root: args.site_root,
+                    admin_password: args.admin_password,
+                    secure_cookies: args.secure_cookies,
+                };
+                startup::serve(args.db.settings(), opts).await
+            }
             Command::Migrate(args) => startup::open(&args.settings()).await.map(|_| println!("database is up to date")),
             Command::Demo(args) => {
                 let settings = args.settings();
                 let store = startup::open(&settings).await?;
-                demo::seed(&startup::registry(store)).await
+                demo::seed(&startup::registry(store)?).await
+            }
+            Command::User(UserCommand::Add { name, superuser, db }) => {
+                let registry = startup::registry(startup::open(&db.settings()).await?)?;
+                let password = read_password()?;
+                let account = registry.create_user(&Caller::system(), &name, &password, superuser).await?;
+                println!("created user {}{}", account.name, if superuser { " (superuser)" } else { "" });
+                Ok(())
+            }
+            Command::Token(TokenCommand::Create { user, name, db }) => {
+                let registry = startup::registry(startup::open(&db.settings()).await?)?;
+                println!("{}", registry.create_token(&Caller::system(), &user, &name).await?);
+                Ok(())
             }
         }
     });

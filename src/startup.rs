@@ -5,17 +5,22 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use axum::extract::{FromRef, State};
+use axum::extract::{ConnectInfo, FromRef, Request, State};
 use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
-use registry::{Config, Registry, SystemClock};
+use registry::{Caller, Config, Registry, SystemClock};
+use tower_sessions::Session;
 
+use crate::auth::{Auth, ServerSecrets, SESSION_USER};
 use crate::blobs::BlobStore;
 use crate::db::SqlStore;
+use crate::sessions::{same_origin, Sessions};
 use crate::Settings;
 
 /// The name cargo-leptos gives the site's files (`pkg/quayside.{js,wasm,css}`), from Cargo.toml.
@@ -27,6 +32,30 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub registry: Registry,
     pub blobs: BlobStore,
+    pub auth: Auth,
+    pub sessions: Sessions,
+    /// Session cookies only over TLS (set when a TLS proxy fronts the server).
+    pub secure_cookies: bool,
+}
+
+impl AppState {
+    /// Builds the services on an open store: the registry with the server's secrets, the
+    /// credential resolver (its signing key lives in the database) and the session store.
+    pub async fn new(store: SqlStore, database_url: &str, blobs: BlobStore, leptos_options: LeptosOptions) -> anyhow::Result<Self> {
+        Self::with_registry(registry(store)?, database_url, blobs, leptos_options).await
+    }
+
+    /// Like [`AppState::new`] around a registry built elsewhere (tests fix its clock).
+    pub async fn with_registry(
+        registry: Registry,
+        database_url: &str,
+        blobs: BlobStore,
+        leptos_options: LeptosOptions,
+    ) -> anyhow::Result<Self> {
+        let auth = Auth::new(registry.clone()).await?;
+        let sessions = Sessions::open(database_url).await.context("cannot open the session store")?;
+        Ok(Self { leptos_options, registry, blobs, auth, sessions, secure_cookies: false })
+    }
 }
 
 /// Opens (and migrates) the database named by the settings; creates the data dir.
@@ -36,8 +65,9 @@ pub async fn open(settings: &Settings) -> anyhow::Result<SqlStore> {
     Ok(SqlStore::open(&settings.database_url).await?)
 }
 
-pub fn registry(store: SqlStore) -> Registry {
-    Registry::new(Arc::new(store), Arc::new(SystemClock), Config::default())
+/// The service with the server's clock and secrets.
+pub fn registry(store: SqlStore) -> anyhow::Result<Registry> {
+    Ok(Registry::new(Arc::new(store), Arc::new(SystemClock), Config::default()).with_secrets(Arc::new(ServerSecrets::new()?)))
 }
 
 pub fn leptos_options(listen: SocketAddr, site_root: PathBuf) -> LeptosOptions {
@@ -57,13 +87,35 @@ pub fn build_router(state: AppState) -> Router {
     Router::new()
         .leptos_routes_with_context(&state, routes, move || provide_context(registry.clone()), move || app::shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
+        .layer(middleware::from_fn_with_state(state.auth.clone(), identify))
         // Pages, JSON and the wasm compress well; blobs and manifests (added below) are served
         // as stored, byte-exact and without spending CPU on compressed layers.
         .layer(tower_http::compression::CompressionLayer::new())
+        .merge(crate::api_v1::router())
+        // The UI and /api/v1 know the session cookie; /v2 (below) only takes credentials.
+        .layer(middleware::from_fn(same_origin))
+        .layer(state.sessions.layer(state.secure_cookies))
         .route("/healthz", get(healthz))
         .merge(crate::v2::router())
-        .merge(crate::api_v1::router())
         .with_state(state)
+}
+
+/// The client's address, for the audit log and sign-in throttling.
+pub fn client_address(req: &Request) -> Option<String> {
+    req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string())
+}
+
+/// Puts the UI request's [`Caller`] (from the session) where server functions find it.
+async fn identify(State(auth): State<Auth>, session: Session, mut req: Request, next: Next) -> Response {
+    let user = session.get::<i64>(SESSION_USER).await.ok().flatten();
+    let address = client_address(&req);
+    // A browser sends no Authorization header; one that is wrong makes the page anonymous.
+    let caller = match auth.caller(req.headers(), user, address.clone()).await {
+        Ok(caller) => caller,
+        Err(_) => Caller { principal: registry::Principal::Anonymous, address },
+    };
+    req.extensions_mut().insert(caller);
+    next.run(req).await
 }
 
 async fn healthz(State(registry): State<Registry>) -> (StatusCode, &'static str) {
@@ -73,21 +125,53 @@ async fn healthz(State(registry): State<Registry>) -> (StatusCode, &'static str)
     }
 }
 
-pub async fn serve(settings: Settings, listen: SocketAddr, site_root: PathBuf) -> anyhow::Result<()> {
+/// How the server runs, beyond where its state lives.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub listen: SocketAddr,
+    pub site_root: PathBuf,
+    /// Creates the superuser `admin` with this password when no user exists.
+    pub admin_password: Option<String>,
+    pub secure_cookies: bool,
+}
+
+pub async fn serve(settings: Settings, opts: ServeOptions) -> anyhow::Result<()> {
     let store = open(&settings).await?;
     tracing::info!(database = %redact(&settings.database_url), backend = ?store.backend(), "database ready");
     let blobs =
         BlobStore::open(&settings.data_dir).with_context(|| format!("cannot open the blob store under {}", settings.data_dir.display()))?;
-    let state = AppState { leptos_options: leptos_options(listen, site_root), registry: registry(store), blobs };
-    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+    let mut state = AppState::new(store, &settings.database_url, blobs, leptos_options(opts.listen, opts.site_root)).await?;
+    state.secure_cookies = opts.secure_cookies;
+    let listener = tokio::net::TcpListener::bind(opts.listen).await.with_context(|| format!("cannot listen on {}", opts.listen))?;
     let addr = listener.local_addr()?;
+    let setup = first_start(&state.registry, opts.admin_password.as_deref()).await?;
+    state.sessions.spawn_cleanup();
     println!("Quayside is serving on http://{addr}/");
+    if let Some(hint) = setup {
+        eprintln!("{hint}");
+    }
     axum::serve(listener, build_router(state).into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await?;
     Ok(())
+}
+
+/// With no user yet: creates `admin` from `QUAYSIDE_ADMIN_PASSWORD`, or says how to create one.
+async fn first_start(registry: &Registry, admin_password: Option<&str>) -> anyhow::Result<Option<String>> {
+    if registry.user_count().await.map_err(|e| anyhow::anyhow!("{e}"))? > 0 {
+        return Ok(None);
+    }
+    Ok(Some(match admin_password {
+        Some(pw) => {
+            registry.bootstrap_admin(pw).await.map_err(|e| anyhow::anyhow!("cannot create the admin user: {e}"))?;
+            "Created the superuser 'admin' from QUAYSIDE_ADMIN_PASSWORD.".to_owned()
+        }
+        None => "No user exists yet: create the first superuser with `quayside user add admin --superuser` (password on stdin), \
+             or restart with QUAYSIDE_ADMIN_PASSWORD set."
+            .to_owned(),
+    }))
 }
 
 /// The database URL without its password, for logs.

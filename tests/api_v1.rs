@@ -8,10 +8,10 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use quayside::blobs::BlobStore;
-use quayside::startup::{build_router, leptos_options, AppState};
+use quayside::startup::build_router;
 use registry::*;
 use serde_json::{json, Value};
-use support::{open_store, Backend, T0};
+use support::{open_store_at, Backend, T0};
 use tower::ServiceExt;
 
 struct Api {
@@ -25,17 +25,13 @@ const TAG_ERROR: &str = "Invalid tag: must match [A-Za-z0-9_.-], NOT start with 
 const BASE: &str = "/api/v1/repository/acme/app";
 
 async fn api() -> Api {
-    let (store, dir) = open_store(Backend::Sqlite).await;
+    let (store, dir, url) = open_store_at(Backend::Sqlite).await;
     let clock = Arc::new(FixedClock::new(T0));
-    let reg = Registry::new(Arc::new(store), clock.clone(), Config::default());
-    reg.create_repository(&Caller::admin(), &RepoPath::parse("acme/app").unwrap(), Visibility::Private, "the app").await.unwrap();
+    let reg = Registry::new(Arc::new(store), clock.clone(), Config::default()).with_secrets(support::secrets());
+    reg.create_repository(&Caller::system(), &RepoPath::parse("acme/app").unwrap(), Visibility::Private, "the app").await.unwrap();
     let blobs_dir = tempfile::tempdir().unwrap();
     let blobs = BlobStore::open(blobs_dir.path()).unwrap();
-    let router = build_router(AppState {
-        leptos_options: leptos_options("127.0.0.1:0".parse().unwrap(), "target/site".into()),
-        registry: reg.clone(),
-        blobs,
-    });
+    let router = build_router(support::app_state(reg.clone(), &url, blobs).await);
     Api { router, reg, clock, _dirs: (dir, blobs_dir) }
 }
 
@@ -45,6 +41,7 @@ impl Api {
         if body.is_some() {
             req = req.header("content-type", "application/json");
         }
+        req = req.header("authorization", support::basic(support::ADMIN_USER, support::ADMIN_PASSWORD));
         let resp = self.router.clone().oneshot(req.body(body.map(Body::from).unwrap_or_else(Body::empty)).unwrap()).await.unwrap();
         let (parts, body) = resp.into_parts();
         let bytes = body.collect().await.unwrap().to_bytes();
@@ -64,7 +61,7 @@ impl Api {
     async fn push(&self, tag: &str, seed: &str, labels: &[(&str, &str)]) -> Digest {
         let m = quayside::demo::image("amd64", seed, &[1000, 234], labels);
         let repo = RepoPath::parse("acme/app").unwrap();
-        self.reg.put_manifest(&Caller::admin(), &repo, m, Some(&TagName::parse(tag).unwrap())).await.unwrap().digest
+        self.reg.put_manifest(&Caller::system(), &repo, m, Some(&TagName::parse(tag).unwrap())).await.unwrap().digest
     }
 }
 
@@ -267,7 +264,7 @@ async fn repositories() {
     let (_, none) = a.get("/api/v1/repository?namespace=nobody").await;
     assert_eq!(none["repositories"], json!([]));
     // A read-only repository refuses changes with 503.
-    a.reg.set_repository_state(&Caller::admin(), &RepoPath::parse("acme/app").unwrap(), RepoState::ReadOnly).await.unwrap();
+    a.reg.set_repository_state(&Caller::system(), &RepoPath::parse("acme/app").unwrap(), RepoState::ReadOnly).await.unwrap();
     let (status, body, _) = a.call(Method::DELETE, &format!("{BASE}/tag/v1"), None).await;
     assert_eq!((status, body), (StatusCode::SERVICE_UNAVAILABLE, json!({ "message": "Repository is in read only or mirror mode" })));
 }

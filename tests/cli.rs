@@ -9,7 +9,14 @@ fn quayside() -> Command {
 
 #[test]
 fn every_subcommand_has_help() {
-    for sub in [&["--help"][..], &["serve", "--help"], &["migrate", "--help"], &["demo", "--help"]] {
+    for sub in [
+        &["--help"][..],
+        &["serve", "--help"],
+        &["migrate", "--help"],
+        &["demo", "--help"],
+        &["user", "add", "--help"],
+        &["token", "create", "--help"],
+    ] {
         let out = quayside().args(sub).output().unwrap();
         assert!(out.status.success(), "{sub:?}");
         let text = String::from_utf8_lossy(&out.stdout);
@@ -50,4 +57,40 @@ fn a_database_that_cannot_be_opened_stops_with_one_clear_line() {
         assert_eq!(stderr.trim().lines().count(), 1, "{url}: {stderr}");
         assert!(stderr.starts_with("quayside: ") && stderr.contains(expected), "{url}: {stderr}");
     }
+}
+
+/// Runs `quayside ARGS` with `stdin` on standard input.
+fn with_stdin(args: &[&str], dir: &std::path::Path, stdin: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = quayside()
+        .args(args)
+        .env("QUAYSIDE_DATA_DIR", dir)
+        .env("QUAYSIDE_LOG", "off")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn users_and_tokens_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = with_stdin(&["user", "add", "ops", "--superuser"], dir.path(), "a-long-password\n");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "created user ops (superuser)");
+    // Too short a password, and a taken name: one clear line each, nothing created.
+    let out = with_stdin(&["user", "add", "dev"], dir.path(), "short\n");
+    assert!(!out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stderr).trim(), "quayside: Password must be at least 8 characters");
+    let out = with_stdin(&["user", "add", "ops"], dir.path(), "another-password\n");
+    assert_eq!(String::from_utf8_lossy(&out.stderr).trim(), "quayside: The name 'ops' is already taken");
+    // A token is printed once; an unknown user gets none.
+    let out = with_stdin(&["token", "create", "--user", "ops", "--name", "ci"], dir.path(), "");
+    let token = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    assert!(out.status.success() && token.starts_with("qs_") && token.len() > 40, "{token}");
+    let out = with_stdin(&["token", "create", "--user", "ghost"], dir.path(), "");
+    assert_eq!(String::from_utf8_lossy(&out.stderr).trim(), "quayside: User 'ghost' not found");
 }

@@ -38,6 +38,7 @@ async fn server(backend: Backend) -> Server {
         .args(["serve", "--listen", "127.0.0.1:0", "--database-url", &url, "--data-dir"])
         .arg(data.path())
         .env("QUAYSIDE_LOG", "warn")
+        .env("QUAYSIDE_ADMIN_PASSWORD", support::ADMIN_PASSWORD)
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -129,9 +130,28 @@ fn add_index(layout: &Path, tag: &str, children: &[(&str, &str)]) -> String {
     format!("sha256:{hex}")
 }
 
+/// The superuser's `--creds`.
+fn admin_creds() -> String {
+    format!("{}:{}", support::ADMIN_USER, support::ADMIN_PASSWORD)
+}
+
+/// `skopeo copy` as the superuser (docker:// ends only; `oci:` ends take no credentials).
 fn skopeo_copy(all: bool, from: &str, to: &str) -> Result<String, String> {
+    skopeo_copy_as(Some(&admin_creds()), all, from, to)
+}
+
+/// `skopeo copy` with `creds` (`user:secret`) for the registry end(s), or none (anonymous).
+fn skopeo_copy_as(creds: Option<&str>, all: bool, from: &str, to: &str) -> Result<String, String> {
     let mut cmd = Command::new("skopeo");
     cmd.args(["copy", "--src-tls-verify=false", "--dest-tls-verify=false", "--preserve-digests"]);
+    if let Some(c) = creds {
+        if from.starts_with("docker://") {
+            cmd.arg(format!("--src-creds={c}"));
+        }
+        if to.starts_with("docker://") {
+            cmd.arg(format!("--dest-creds={c}"));
+        }
+    }
     if all {
         cmd.arg("--all");
     }
@@ -149,7 +169,7 @@ fn blobs_of(layout: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
 
 async fn alive(reg: &Registry, repo: &RepoPath, tag: &str) -> Option<Tag> {
     let p = HistoryParams { only_active: true, specific_tag: Some(tag.into()), ..Default::default() };
-    reg.tag_history(&Caller::admin(), repo, &p).await.unwrap().items.into_iter().next().map(|v| v.tag)
+    reg.tag_history(&Caller::system(), repo, &p).await.unwrap().items.into_iter().next().map(|v| v.tag)
 }
 
 async fn round_trips(backend: Backend) {
@@ -177,14 +197,14 @@ async fn round_trips(backend: Backend) {
     let repo = RepoPath::parse("acme/hello").unwrap();
     let v1 = alive(&s.registry, &repo, "v1").await.unwrap();
     assert_eq!(v1.lifetime_end_ms.map(|e| e - v1.lifetime_start_ms), Some(2 * HOUR_MS));
-    let labels = s.registry.labels(&Caller::admin(), &repo, &v1.manifest_digest, None).await.unwrap();
+    let labels = s.registry.labels(&Caller::system(), &repo, &v1.manifest_digest, None).await.unwrap();
     assert!(labels.iter().any(|l| l.key == "org.example.team" && l.value == "registry" && l.source_type == LabelSource::Manifest));
 
     // A re-push moves the tag; the history shows both lifetimes.
     skopeo_copy(false, &src_ref("two"), &dest("acme/hello:v1")).unwrap();
     let history = s
         .registry
-        .tag_history(&Caller::admin(), &repo, &HistoryParams { specific_tag: Some("v1".into()), ..Default::default() })
+        .tag_history(&Caller::system(), &repo, &HistoryParams { specific_tag: Some("v1".into()), ..Default::default() })
         .await
         .unwrap();
     assert_eq!(history.items.len(), 2);
@@ -192,7 +212,7 @@ async fn round_trips(backend: Backend) {
     assert!(history.items[1].tag.lifetime_end_ms.is_some());
 
     // A push over an immutable tag is refused, and the tag stays where it was.
-    s.registry.set_immutable(&Caller::admin(), &repo, &TagName::parse("v1").unwrap(), true).await.unwrap();
+    s.registry.set_immutable(&Caller::system(), &repo, &TagName::parse("v1").unwrap(), true).await.unwrap();
     let err = skopeo_copy(false, &src_ref("one"), &dest("acme/hello:v1")).unwrap_err();
     assert!(err.contains("TAG_IMMUTABLE") || err.contains("immutable"), "{err}");
     assert_eq!(alive(&s.registry, &repo, "v1").await.unwrap().manifest_digest.as_str(), descriptor(&src, "two")["digest"]);
@@ -208,8 +228,55 @@ async fn round_trips(backend: Backend) {
     for (name, bytes) in &out2_blobs {
         assert_eq!(Some(bytes), src_blobs.get(name), "blob {name} differs after the --all round trip");
     }
-    let raw = run(Command::new("skopeo").args(["inspect", "--raw", "--tls-verify=false", &dest("acme/multi:latest")]));
+    let raw =
+        run(Command::new("skopeo").args(["inspect", "--raw", "--tls-verify=false", "--creds", &admin_creds(), &dest("acme/multi:latest")]));
     assert_eq!(format!("sha256:{}", hex::encode(Sha256::digest(raw.as_bytes()))), index_digest, "served byte-exact");
+}
+
+/// Registry login: wrong credentials are refused, right ones push; a user pushes only where
+/// they may write; anonymous clients pull public repositories and are refused private ones.
+async fn credentials(backend: Backend) {
+    let s = server(backend).await;
+    let work = tempfile::tempdir().unwrap();
+    let src: PathBuf = work.path().join("src");
+    build_image(&src, "one", "amd64", 50_000, &[]);
+    let src_ref = format!("oci:{}:one", src.display());
+    let dest = |r: &str| format!("docker://{}/{r}", s.addr);
+    let pull_to = work.path().join("pulled");
+    let pull_ref = |t: &str| format!("oci:{}:{t}", pull_to.display());
+
+    let err = skopeo_copy_as(Some("admin:wrong-password"), false, &src_ref, &dest("acme/app:v1")).unwrap_err();
+    assert!(err.contains("401") || err.to_lowercase().contains("unauthorized"), "{err}");
+    let err = skopeo_copy_as(None, false, &src_ref, &dest("acme/app:v1")).unwrap_err();
+    assert!(err.to_lowercase().contains("unauthorized") || err.contains("401"), "{err}");
+    skopeo_copy(false, &src_ref, &dest("acme/app:v1")).unwrap();
+
+    // A plain user: pushes into their own namespace, not into acme (403 denied), and reads acme
+    // only once granted.
+    let reg = s.registry.clone().with_secrets(support::secrets());
+    reg.create_user(&Caller::system(), "alice", "alice-password", false).await.unwrap();
+    skopeo_copy_as(Some("alice:alice-password"), false, &src_ref, &dest("alice/tools:v1")).unwrap();
+    let err = skopeo_copy_as(Some("alice:alice-password"), false, &src_ref, &dest("acme/app:v2")).unwrap_err();
+    assert!(err.to_lowercase().contains("denied") || err.contains("403"), "{err}");
+    assert!(skopeo_copy_as(Some("alice:alice-password"), false, &dest("acme/app:v1"), &pull_ref("a")).is_err());
+    reg.set_permission(&Caller::system(), &RepoPath::parse("acme/app").unwrap(), "alice", Role::Read).await.unwrap();
+    skopeo_copy_as(Some("alice:alice-password"), false, &dest("acme/app:v1"), &pull_ref("a")).unwrap();
+
+    // Anonymous: refused while private, pulls once public (no credentials at all).
+    assert!(skopeo_copy_as(None, false, &dest("acme/app:v1"), &pull_ref("b")).is_err());
+    reg.set_visibility(&Caller::system(), &RepoPath::parse("acme/app").unwrap(), Visibility::Public).await.unwrap();
+    skopeo_copy_as(None, false, &dest("acme/app:v1"), &pull_ref("b")).unwrap();
+    assert_eq!(descriptor(&pull_to, "b")["digest"], descriptor(&src, "one")["digest"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registry_login_and_permissions_on_sqlite() {
+    credentials(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registry_login_and_permissions_on_postgres() {
+    credentials(Backend::Postgres).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -38,6 +38,10 @@ contract!(
     immutability_blocks_changes,
     immutability_and_expiration_exclude_each_other,
     unlocking_needs_admin,
+    roles_come_from_grants_namespaces_and_organizations,
+    refusals_do_not_reveal_private_repositories,
+    listings_show_what_the_caller_may_read,
+    sign_in_tokens_and_throttling,
     immutability_policies,
     label_driven_expiry_and_immutability,
     index_labels_need_all_children,
@@ -263,11 +267,146 @@ async fn unlocking_needs_admin(b: Backend) {
     let f = fixture(b).await;
     f.push("v1", "a", &[]).await.unwrap();
     f.reg.set_immutable(&f.admin, &f.repo, &tag("v1"), true).await.unwrap();
-    // Without accounts (issue #5) a signed-in user has no role on a private repository.
-    let user = Caller { principal: Principal::User("dev".into()), address: None };
-    assert!(matches!(f.reg.set_immutable(&user, &f.repo, &tag("v1"), false).await, Err(Error::RepositoryNotFound(_))));
-    f.reg.set_immutable(&f.admin, &f.repo, &tag("v1"), false).await.unwrap();
+    // A writer may lock but not unlock (403); an admin of the repository may unlock.
+    let dev = f.user("dev", Role::Write).await;
+    assert!(matches!(f.reg.set_immutable(&dev, &f.repo, &tag("v1"), false).await, Err(Error::Forbidden(_))));
+    assert!(f.alive("v1").await.unwrap().immutable);
+    f.push("v2", "b", &[]).await.unwrap();
+    f.reg.set_immutable(&dev, &f.repo, &tag("v2"), true).await.unwrap();
+    let boss = f.user("boss", Role::Admin).await;
+    f.reg.set_immutable(&boss, &f.repo, &tag("v1"), false).await.unwrap();
     assert!(!f.alive("v1").await.unwrap().immutable);
+}
+
+async fn roles_come_from_grants_namespaces_and_organizations(b: Backend) {
+    let f = fixture(b).await;
+    f.push("v1", "a", &[]).await.unwrap();
+    let reader = f.user("reader", Role::Read).await;
+    // Read: lists and reads, may not change (403 with the role named).
+    assert_eq!(f.reg.my_role(&reader, &f.repo).await.unwrap(), Some(Role::Read));
+    assert!(f.reg.tag_history(&reader, &f.repo, &HistoryParams::default()).await.is_ok());
+    match f.reg.delete_tag(&reader, &f.repo, &tag("v1")).await {
+        Err(Error::Forbidden(m)) => assert_eq!(m, "You need write permission on acme/app"),
+        other => panic!("{other:?}"),
+    }
+    // Only repository admins see and change grants.
+    assert!(matches!(f.reg.permissions(&reader, &f.repo).await, Err(Error::Forbidden(_))));
+    let grants = f.reg.permissions(&f.admin, &f.repo).await.unwrap();
+    assert_eq!(grants, [Permission { user: "reader".into(), role: Role::Read }]);
+    // A user owns their namespace: admin there, and pushing creates repositories in it.
+    let (carol, _) = f.account("carol", false).await;
+    let own = RepoPath::parse("carol/tools").unwrap();
+    let m = quayside::demo::image("amd64", "c", &[10], &[]);
+    f.reg.put_manifest(&carol, &own, m, Some(&tag("v1"))).await.unwrap();
+    assert_eq!(f.reg.my_role(&carol, &own).await.unwrap(), Some(Role::Admin));
+    assert_eq!(f.reg.repository(&carol, &own).await.unwrap().visibility, Visibility::Private, "pushes create private repositories");
+    // ... but not in someone else's.
+    let m = quayside::demo::image("amd64", "d", &[10], &[]);
+    assert!(matches!(f.reg.put_manifest(&carol, &f.repo, m, Some(&tag("x"))).await, Err(Error::Forbidden(_))));
+    // Organizations: the creator is its admin; members read every repository in it.
+    f.reg.create_organization(&carol, "team").await.unwrap();
+    let team_repo = RepoPath::parse("team/app").unwrap();
+    f.reg.create_repository(&carol, &team_repo, Visibility::Private, "").await.unwrap();
+    let (dave, _) = f.account("dave", false).await;
+    assert!(matches!(f.reg.repository(&dave, &team_repo).await, Err(Error::Forbidden(_))));
+    f.reg.set_org_member(&carol, &NamespaceName::parse("team").unwrap(), "dave", OrgRole::Member).await.unwrap();
+    assert_eq!(f.reg.my_role(&dave, &team_repo).await.unwrap(), Some(Role::Read));
+    assert!(matches!(
+        f.reg.set_org_member(&dave, &NamespaceName::parse("team").unwrap(), "dave", OrgRole::Admin).await,
+        Err(Error::Forbidden(_))
+    ));
+    // A name is one namespace: no org over a user, no user over an org.
+    assert!(matches!(f.reg.create_organization(&carol, "dave").await, Err(Error::Conflict(_))));
+    assert!(matches!(f.reg.create_user(&f.admin, "team", "password-123", false).await, Err(Error::Conflict(_))));
+    // Superusers are admin everywhere; only they create users.
+    let (root, _) = f.account("root", true).await;
+    assert_eq!(f.reg.my_role(&root, &team_repo).await.unwrap(), Some(Role::Admin));
+    assert!(matches!(f.reg.create_user(&carol, "eve", "password-123", false).await, Err(Error::Forbidden(_))));
+    // Grants are audited.
+    assert!(f.actions().await.contains(&"change_repo_permission".to_owned()));
+}
+
+async fn refusals_do_not_reveal_private_repositories(b: Backend) {
+    let f = fixture(b).await;
+    f.push("v1", "a", &[]).await.unwrap();
+    let missing = RepoPath::parse("acme/nothing").unwrap();
+    let anon = Caller::anonymous();
+    // Anonymous: 401 whether the private repository exists or not.
+    assert_eq!(f.reg.repository(&anon, &f.repo).await.unwrap_err(), Error::Unauthorized);
+    assert_eq!(f.reg.repository(&anon, &missing).await.unwrap_err(), Error::Unauthorized);
+    // Signed in without a role: the same 403 for both.
+    let (nobody, _) = f.account("nobody", false).await;
+    let a = f.reg.repository(&nobody, &f.repo).await.unwrap_err();
+    let b2 = f.reg.repository(&nobody, &missing).await.unwrap_err();
+    assert!(matches!(a, Error::Forbidden(_)));
+    assert_eq!(a, b2);
+    // Those who could see it get the 404.
+    assert!(matches!(f.reg.repository(&f.admin, &missing).await, Err(Error::RepositoryNotFound(_))));
+    // Public: anyone reads, nobody without a role writes.
+    f.reg.set_visibility(&f.admin, &f.repo, Visibility::Public).await.unwrap();
+    assert!(f.reg.tag_history(&anon, &f.repo, &HistoryParams::default()).await.is_ok());
+    assert_eq!(f.reg.delete_tag(&anon, &f.repo, &tag("v1")).await.unwrap_err(), Error::Unauthorized);
+    assert!(matches!(f.reg.delete_tag(&nobody, &f.repo, &tag("v1")).await, Err(Error::Forbidden(_))));
+    // Read-only: every mutation is 503, even for the superuser.
+    f.reg.set_repository_state(&f.admin, &f.repo, RepoState::ReadOnly).await.unwrap();
+    assert_eq!(f.reg.delete_tag(&f.admin, &f.repo, &tag("v1")).await.unwrap_err(), Error::ReadOnly);
+}
+
+fn every() -> registry::store::RepositoryQuery {
+    registry::store::RepositoryQuery { page: 1, limit: 100, ..Default::default() }
+}
+
+async fn listings_show_what_the_caller_may_read(b: Backend) {
+    let f = fixture(b).await;
+    let public = RepoPath::parse("acme/public").unwrap();
+    f.reg.create_repository(&f.admin, &public, Visibility::Public, "").await.unwrap();
+    let names = |page: Page<RepositorySummary>| page.items.iter().map(|r| r.path.to_string()).collect::<Vec<_>>();
+    let (erin, _) = f.account("erin", false).await;
+    let erins = RepoPath::parse("erin/own").unwrap();
+    f.reg.create_repository(&erin, &erins, Visibility::Private, "").await.unwrap();
+    assert_eq!(names(f.reg.list_repositories(&Caller::anonymous(), every()).await.unwrap()), ["acme/public"]);
+    assert_eq!(names(f.reg.list_repositories(&erin, every()).await.unwrap()), ["acme/public", "erin/own"]);
+    f.user("frank", Role::Read).await;
+    let frank = f.signed_in("frank").await;
+    assert_eq!(names(f.reg.list_repositories(&frank, every()).await.unwrap()), ["acme/app", "acme/public"]);
+    assert_eq!(names(f.reg.list_repositories(&f.admin, every()).await.unwrap()), ["acme/app", "acme/public", "erin/own"]);
+    let (catalog, _) = f.reg.catalog(&Caller::anonymous(), None, None).await.unwrap();
+    assert_eq!(catalog.iter().map(ToString::to_string).collect::<Vec<_>>(), ["acme/public"]);
+}
+
+async fn sign_in_tokens_and_throttling(b: Backend) {
+    let f = fixture(b).await;
+    assert!(matches!(f.reg.create_user(&f.admin, "short", "1234567", false).await, Err(Error::Invalid(_))));
+    assert!(matches!(f.reg.create_user(&f.admin, "Bad Name", "password-123", false).await, Err(Error::Invalid(_))));
+    let (_, account) = f.account("gina", false).await;
+    assert_eq!(f.reg.sign_in("gina", "gina-password", Some("10.0.0.1")).await.unwrap(), account);
+    assert_eq!(f.reg.sign_in("gina", "nope", Some("10.0.0.1")).await.unwrap_err(), Error::BadCredentials);
+    assert_eq!(
+        f.reg.sign_in("nobody", "nope", Some("10.0.0.1")).await.unwrap_err(),
+        Error::BadCredentials,
+        "same answer for unknown users"
+    );
+    // API tokens: shown once, stored as a digest, only for their own user.
+    let token = f.reg.create_token(&f.admin, "gina", "ci").await.unwrap();
+    assert!(token.starts_with(TOKEN_PREFIX));
+    assert_eq!(f.reg.authenticate_token(&token).await.unwrap(), account);
+    assert_eq!(f.reg.authenticate_basic("gina", &token, None).await.unwrap(), account);
+    assert_eq!(f.reg.authenticate_basic("admin", &token, None).await.unwrap_err(), Error::BadCredentials);
+    assert_eq!(f.reg.authenticate_token("qs_forged").await.unwrap_err(), Error::BadCredentials);
+    // Five failures for an account within five minutes lock it (even the right password), from
+    // any address, until the window passes.
+    for i in 0..5 {
+        let _ = f.reg.sign_in("gina", "wrong", Some(&format!("10.0.1.{i}"))).await;
+    }
+    assert!(matches!(f.reg.sign_in("gina", "gina-password", Some("10.0.2.1")).await, Err(Error::Throttled(_))));
+    f.advance(5 * 60 * 1000);
+    assert!(f.reg.sign_in("gina", "gina-password", Some("10.0.2.1")).await.is_ok());
+    // Five failures from one address lock that address for every account.
+    for user in ["u1", "u2", "u3", "u4", "u5"] {
+        let _ = f.reg.sign_in(user, "wrong", Some("10.9.9.9")).await;
+    }
+    assert!(matches!(f.reg.sign_in("gina", "gina-password", Some("10.9.9.9")).await, Err(Error::Throttled(_))));
+    assert!(f.reg.sign_in("gina", "gina-password", Some("10.9.9.8")).await.is_ok());
 }
 
 async fn immutability_policies(b: Backend) {

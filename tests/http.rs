@@ -5,28 +5,68 @@ mod support;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
-use quayside::startup::{build_router, leptos_options, AppState};
+use quayside::startup::build_router;
 use registry::{Caller, Registry, SystemClock};
 use std::sync::Arc;
 use support::{open_store, Backend};
 use tower::ServiceExt;
 
 async fn app() -> (axum::Router, Option<tempfile::TempDir>) {
-    let (store, dir) = open_store(Backend::Sqlite).await;
-    let registry = Registry::new(Arc::new(store), Arc::new(SystemClock), Default::default());
+    let (store, dir, url) = support::open_store_at(Backend::Sqlite).await;
+    let registry = Registry::new(Arc::new(store), Arc::new(SystemClock), Default::default()).with_secrets(support::secrets());
     quayside::demo::seed(&registry).await.expect("seed");
     let blob_dir = tempfile::tempdir().unwrap();
     let blobs = quayside::blobs::BlobStore::open(blob_dir.path()).unwrap();
-    let state = AppState { leptos_options: leptos_options("127.0.0.1:0".parse().unwrap(), "target/site".into()), registry, blobs };
+    let state = support::app_state(registry, &url, blobs).await;
     std::mem::forget(blob_dir); // lives as long as the test process
     (build_router(state), dir)
 }
 
+/// A GET as an anonymous visitor.
 async fn get(router: &axum::Router, uri: &str) -> (StatusCode, String) {
-    let resp = router.clone().oneshot(Request::get(uri).body(Body::empty()).unwrap()).await.unwrap();
+    get_as(router, uri, None).await
+}
+
+/// A GET with a session cookie (`name=value`), as a signed-in browser sends it.
+async fn get_as(router: &axum::Router, uri: &str, cookie: Option<&str>) -> (StatusCode, String) {
+    let mut req = Request::get(uri);
+    if let Some(c) = cookie {
+        req = req.header("cookie", c);
+    }
+    let resp = router.clone().oneshot(req.body(Body::empty()).unwrap()).await.unwrap();
     let status = resp.status();
     let body = resp.into_body().collect().await.unwrap().to_bytes();
     (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// Signs in through the sign-in form (no JavaScript) and returns the session cookie.
+async fn sign_in(router: &axum::Router, user: &str, password: &str, cookie: Option<&str>) -> (StatusCode, String, Option<String>) {
+    let form = format!("username={user}&password={password}&next=%2Frepository%2F");
+    let mut req = Request::post("/rpc/sign_in")
+        .header("host", "127.0.0.1")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("accept", "text/html")
+        .header("origin", "http://127.0.0.1")
+        .header("referer", "http://127.0.0.1/signin");
+    if let Some(c) = cookie {
+        req = req.header("cookie", c);
+    }
+    let resp = router.clone().oneshot(req.body(Body::from(form)).unwrap()).await.unwrap();
+    let location = resp.headers().get("location").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+    let cookie = resp
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("quayside_session="))
+        .map(|c| c.split(';').next().unwrap().to_owned());
+    (resp.status(), location, cookie)
+}
+
+async fn admin_cookie(router: &axum::Router) -> String {
+    let (status, _, cookie) = sign_in(router, support::ADMIN_USER, support::ADMIN_PASSWORD, None).await;
+    assert_eq!(status, StatusCode::FOUND);
+    cookie.expect("a session cookie")
 }
 
 #[tokio::test]
@@ -38,8 +78,10 @@ async fn health_answers_when_the_database_does() {
 #[tokio::test]
 async fn repositories_page_is_rendered_on_the_server() {
     let (router, _dir) = app().await;
+    let cookie = admin_cookie(&router).await;
+    let cookie = Some(cookie.as_str());
     for uri in ["/", "/repository", "/repository/"] {
-        let (status, html) = get(&router, uri).await;
+        let (status, html) = get_as(&router, uri, cookie).await;
         assert_eq!(status, StatusCode::OK, "{uri}");
         // Rendered, not left in a <template> for JavaScript to swap in.
         let table = html.find("id=\"repositories\"").expect("the table is in the HTML");
@@ -50,16 +92,17 @@ async fn repositories_page_is_rendered_on_the_server() {
         assert!(html.contains("/pkg/quayside.js"), "hydration script is linked");
         assert!(html.contains("data-hydrated=\"false\""), "the hydration marker starts false");
     }
-    let (_, filtered) = get(&router, "/repository/?q=ALP").await;
+    let (_, filtered) = get_as(&router, "/repository/?q=ALP", cookie).await;
     assert!(filtered.contains("<strong>alpine</strong>") && !filtered.contains("<strong>web</strong>"));
-    let (_, none) = get(&router, "/repository/?q=nothing-here").await;
+    let (_, none) = get_as(&router, "/repository/?q=nothing-here", cookie).await;
     assert!(none.contains("No repository matches this filter."));
 }
 
 #[tokio::test]
 async fn the_server_function_answers_json() {
     let (router, _dir) = app().await;
-    let (status, body) = get(&router, "/rpc/repositories?filter=acme&page=1").await;
+    let cookie = admin_cookie(&router).await;
+    let (status, body) = get_as(&router, "/rpc/repositories?filter=acme&page=1", Some(&cookie)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     let names: Vec<_> = v["page"]["items"]
@@ -75,7 +118,12 @@ async fn the_server_function_answers_json() {
 #[tokio::test]
 async fn tags_and_history_pages_are_rendered_on_the_server() {
     let (router, _dir) = app().await;
-    let (status, html) = get(&router, "/repository/acme/web").await;
+    let cookie = admin_cookie(&router).await;
+    let get = |uri: &'static str| {
+        let (router, cookie) = (router.clone(), cookie.clone());
+        async move { get_as(&router, uri, Some(&cookie)).await }
+    };
+    let (status, html) = get("/repository/acme/web").await;
     assert_eq!(status, StatusCode::OK);
     let table = html.find("id=\"tags\"").expect("the tags table is in the HTML");
     assert!(!html[..table].contains("<template"));
@@ -84,15 +132,15 @@ async fn tags_and_history_pages_are_rendered_on_the_server() {
         assert!(html.contains(tag), "{tag}");
     }
     assert!(html.contains(">locked</span>"), "the immutable tag shows its lock");
-    let (_, history) = get(&router, "/repository/acme/web/history").await;
+    let (_, history) = get("/repository/acme/web/history").await;
     assert!(history.contains(">restored</span>") && history.contains(">ended</span>"));
     assert!(history.matches("<tr").count() > html.matches("<tr").count(), "history has more rows than the active tags");
-    let (_, filtered) = get(&router, "/repository/acme/web?filter=v1.").await;
+    let (_, filtered) = get("/repository/acme/web?filter=v1.").await;
     assert!(filtered.contains("<strong>v1.1.0</strong>") && !filtered.contains("<strong>latest</strong>"));
-    let (_, nested) = get(&router, "/repository/acme/tools/builder").await;
+    let (_, nested) = get("/repository/acme/tools/builder").await;
     assert!(nested.contains("<strong>latest</strong>"));
-    let (status, missing) = get(&router, "/repository/acme/nothing").await;
-    assert_eq!(status, StatusCode::OK);
+    let (status, missing) = get("/repository/acme/nothing").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(
         missing.contains("Repository &#x27;acme/nothing&#x27; not found") || missing.contains("Repository 'acme/nothing' not found"),
         "{missing}"
@@ -100,8 +148,10 @@ async fn tags_and_history_pages_are_rendered_on_the_server() {
 }
 
 /// A form post as a browser without JavaScript sends it.
-async fn post_form(router: &axum::Router, uri: &str, form: &str) -> (StatusCode, String) {
+async fn post_form(router: &axum::Router, uri: &str, form: &str, cookie: &str) -> (StatusCode, String) {
     let req = Request::post(uri)
+        .header("host", "127.0.0.1")
+        .header("cookie", cookie)
         .header("content-type", "application/x-www-form-urlencoded")
         .header("accept", "text/html,application/xhtml+xml")
         .header("referer", "http://127.0.0.1/repository/acme/web/history")
@@ -115,27 +165,100 @@ async fn post_form(router: &axum::Router, uri: &str, form: &str) -> (StatusCode,
 #[tokio::test]
 async fn restore_works_without_javascript_and_says_what_happened() {
     let (router, _dir) = app().await;
-    let (_, history) = get(&router, "/repository/acme/web/history").await;
+    let cookie = admin_cookie(&router).await;
+    let (_, history) = get_as(&router, "/repository/acme/web/history", Some(&cookie)).await;
     // The first Restore form on the page belongs to the newest ended row (`latest`, moved away).
     let start = history.find("name=\"digest\" value=\"").expect("a restore form") + 21;
     let digest = &history[start..start + 71];
     let form = format!("repository=acme%2Fweb&tag=latest&digest={}&back=%2Frepository%2Facme%2Fweb%2Fhistory", digest.replace(':', "%3A"));
-    let (status, location) = post_form(&router, "/rpc/restore_tag", &form).await;
+    let (status, location) = post_form(&router, "/rpc/restore_tag", &form, &cookie).await;
     assert_eq!(status, StatusCode::FOUND);
     assert!(location.starts_with("/repository/acme/web/history?msg=Restored%20latest%20to%20sha256%3A"), "{location}");
-    let (_, after) = get(&router, &location).await;
+    let (_, after) = get_as(&router, &location, Some(&cookie)).await;
     assert!(after.contains("role=\"status\"") && after.contains("Restored latest to sha256:"), "the message is on the page");
     // A refused restore (v1.0.0 is immutable) comes back with the error in words.
     let form = format!("repository=acme%2Fweb&tag=v1.0.0&digest={}&back=%2Frepository%2Facme%2Fweb%2Fhistory", digest.replace(':', "%3A"));
-    let (status, location) = post_form(&router, "/rpc/restore_tag", &form).await;
+    let (status, location) = post_form(&router, "/rpc/restore_tag", &form, &cookie).await;
     assert_eq!(status, StatusCode::FOUND);
     assert!(location.contains("__err="), "{location}");
-    let (_, refused) = get(&router, &location.replace("http://127.0.0.1", "")).await;
+    let (_, refused) = get_as(&router, &location.replace("http://127.0.0.1", ""), Some(&cookie)).await;
     assert!(
         refused.contains("Cannot overwrite immutable tag &#x27;v1.0.0&#x27;")
             || refused.contains("Cannot overwrite immutable tag 'v1.0.0'"),
         "{refused}"
     );
+}
+
+#[tokio::test]
+async fn anonymous_visitors_see_public_repositories_and_a_sign_in_prompt() {
+    let (router, _dir) = app().await;
+    let (status, html) = get(&router, "/repository/").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("<strong>alpine</strong>"), "library/alpine is public");
+    assert!(html.contains("<strong>web</strong>"), "acme/web is public");
+    assert!(!html.contains("<strong>api</strong>"), "acme/api is private");
+    assert!(html.contains("href=\"/signin\""), "the top bar offers sign-in");
+    // A private repository and a missing one look the same: 401 and a sign-in prompt.
+    for uri in ["/repository/acme/api", "/repository/acme/nothing"] {
+        let (status, html) = get(&router, uri).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{uri}");
+        assert!(html.contains("Sign in to see it"), "{uri}");
+    }
+    // Public history: rows, but no Restore buttons for someone who may not write.
+    let (status, html) = get(&router, "/repository/acme/web/history").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains(">ended</span>") && !html.contains(">Restore</button>"));
+}
+
+#[tokio::test]
+async fn sign_in_rotates_the_session_and_wrong_passwords_are_refused() {
+    let (router, _dir) = app().await;
+    let (status, location, cookie) = sign_in(&router, "admin", "wrong-password", None).await;
+    assert_eq!(status, StatusCode::FOUND);
+    assert!(location.contains("__err="), "{location}");
+    assert!(cookie.is_none(), "no session for a failed sign-in");
+    let (_, page) = get(&router, &location.replace("http://127.0.0.1", "")).await;
+    assert!(page.contains("Invalid username, password or token"), "the error is on the sign-in page");
+    // Signing in again with the first session's cookie gives a new id; the old one is dead.
+    let first = admin_cookie(&router).await;
+    let (status, location, second) = sign_in(&router, support::ADMIN_USER, support::ADMIN_PASSWORD, Some(&first)).await;
+    assert_eq!((status, location.as_str()), (StatusCode::FOUND, "/repository/?msg=Signed%20in%20as%20admin"));
+    let second = second.expect("a new session cookie");
+    assert_ne!(first, second);
+    let (_, old) = get_as(&router, "/repository/", Some(&first)).await;
+    assert!(!old.contains("<strong>api</strong>"), "the pre-sign-in session id no longer signs anyone in");
+    let (_, new) = get_as(&router, "/repository/", Some(&second)).await;
+    assert!(new.contains("<strong>api</strong>"), "signed in with the new id");
+    assert!(new.contains(">admin<") && new.contains("(superuser)"), "the top bar names the user");
+}
+
+#[tokio::test]
+async fn cross_site_form_posts_are_refused() {
+    let (router, _dir) = app().await;
+    let cookie = admin_cookie(&router).await;
+    let post = |origin: Option<&'static str>, referer: Option<&'static str>| {
+        let (router, cookie) = (router.clone(), cookie.clone());
+        async move {
+            let mut req = Request::post("/rpc/restore_tag")
+                .header("host", "127.0.0.1")
+                .header("cookie", cookie)
+                .header("content-type", "application/x-www-form-urlencoded");
+            if let Some(o) = origin {
+                req = req.header("origin", o);
+            }
+            if let Some(r) = referer {
+                req = req.header("referer", r);
+            }
+            let form = "repository=acme%2Fweb&tag=latest&digest=sha256%3Aab&back=%2F";
+            router.oneshot(req.body(Body::from(form)).unwrap()).await.unwrap().status()
+        }
+    };
+    assert_eq!(post(Some("http://evil.example"), None).await, StatusCode::FORBIDDEN);
+    assert_eq!(post(Some("http://127.0.0.1.evil.example"), Some("http://127.0.0.1/")).await, StatusCode::FORBIDDEN);
+    assert_eq!(post(None, Some("http://evil.example/page")).await, StatusCode::FORBIDDEN);
+    assert_eq!(post(None, None).await, StatusCode::FORBIDDEN, "a cookie with neither header is refused");
+    // From this server's own pages it reaches the server function (which then judges the input).
+    assert_ne!(post(Some("http://127.0.0.1"), None).await, StatusCode::FORBIDDEN);
 }
 
 #[tokio::test]
@@ -153,6 +276,6 @@ async fn demo_refuses_a_registry_that_has_data() {
     quayside::demo::seed(&registry).await.unwrap();
     let err = quayside::demo::seed(&registry).await.unwrap_err();
     assert!(err.to_string().contains("already has repositories"));
-    let page = registry.list_repositories(&Caller::admin(), Default::default()).await.unwrap();
+    let page = registry.list_repositories(&Caller::system(), Default::default()).await.unwrap();
     assert!(!page.items.is_empty());
 }

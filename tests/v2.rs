@@ -10,7 +10,7 @@ use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use quayside::blobs::BlobStore;
-use quayside::startup::{build_router, leptos_options, AppState};
+use quayside::startup::build_router;
 use quayside::v2::manifest::sha256_digest;
 use registry::{Registry, SystemClock};
 use serde_json::{json, Value};
@@ -38,19 +38,21 @@ struct Env {
     router: axum::Router,
     data: tempfile::TempDir,
     url: String,
+    /// Sent as `Authorization` unless a request names its own.
+    auth: Option<String>,
 }
 
 async fn router_for(data: &Path, url: &str) -> axum::Router {
     let store = quayside::db::SqlStore::open(url).await.unwrap();
-    let registry = Registry::new(Arc::new(store), Arc::new(SystemClock), Default::default());
+    let registry = Registry::new(Arc::new(store), Arc::new(SystemClock), Default::default()).with_secrets(support::secrets());
     let blobs = BlobStore::open(data).unwrap();
-    build_router(AppState { leptos_options: leptos_options("127.0.0.1:0".parse().unwrap(), "target/site".into()), registry, blobs })
+    build_router(support::app_state(registry, url, blobs).await)
 }
 
 async fn env() -> Env {
     let data = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}?mode=rwc", data.path().join("q.db").display());
-    Env { router: router_for(data.path(), &url).await, data, url }
+    Env { router: router_for(data.path(), &url).await, data, url, auth: Some(support::basic(support::ADMIN_USER, support::ADMIN_PASSWORD)) }
 }
 
 impl Env {
@@ -58,6 +60,9 @@ impl Env {
         let mut req = Request::builder().method(method).uri(uri);
         for (k, v) in headers {
             req = req.header(*k, *v);
+        }
+        if let Some(auth) = self.auth.as_deref().filter(|_| !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("authorization"))) {
+            req = req.header(header::AUTHORIZATION, auth);
         }
         let resp = self.router.clone().oneshot(req.body(Body::from(body)).unwrap()).await.unwrap();
         let (parts, body) = resp.into_parts();
@@ -151,7 +156,12 @@ async fn an_upload_survives_a_restart() {
     let loc = e.send(Method::POST, "/v2/acme/app/blobs/uploads/", &[], vec![]).await.header("location");
     e.send(Method::PATCH, &loc, &[("content-range", "0-24999")], content[..25_000].to_vec()).await;
     // A new server over the same data dir and database: the upload continues where it was.
-    let restarted = Env { router: router_for(e.data.path(), &e.url).await, data: tempfile::tempdir().unwrap(), url: e.url.clone() };
+    let restarted = Env {
+        router: router_for(e.data.path(), &e.url).await,
+        data: tempfile::tempdir().unwrap(),
+        url: e.url.clone(),
+        auth: e.auth.clone(),
+    };
     let status = restarted.get(&loc).await;
     assert_eq!(status.header("range"), "0-24999");
     let r = restarted.send(Method::PATCH, &loc, &[("content-range", "25000-49999")], content[25_000..].to_vec()).await;
@@ -358,14 +368,14 @@ async fn pushes_go_through_the_data_model() {
     let store = quayside::db::SqlStore::open(&e.url).await.unwrap();
     let reg = Registry::new(Arc::new(store), Arc::new(SystemClock), Default::default());
     let repo = registry::RepoPath::parse("acme/app").unwrap();
-    let rows = reg.tag_history(&registry::Caller::admin(), &repo, &Default::default()).await.unwrap();
+    let rows = reg.tag_history(&registry::Caller::system(), &repo, &Default::default()).await.unwrap();
     assert_eq!(rows.items.len(), 2);
     assert_eq!(rows.items[1].tag.manifest_digest.as_str(), first);
     // Labels come from the image config, with source `manifest`.
-    let labels = reg.labels(&registry::Caller::admin(), &repo, &rows.items[0].tag.manifest_digest, None).await.unwrap();
+    let labels = reg.labels(&registry::Caller::system(), &repo, &rows.items[0].tag.manifest_digest, None).await.unwrap();
     assert_eq!(labels.iter().map(|l| (l.key.as_str(), l.value.as_str())).collect::<Vec<_>>(), [("x", "y")]);
     // An immutable tag refuses a push with 409 TAG_IMMUTABLE.
-    reg.set_immutable(&registry::Caller::admin(), &repo, &registry::TagName::parse("v1").unwrap(), true).await.unwrap();
+    reg.set_immutable(&registry::Caller::system(), &repo, &registry::TagName::parse("v1").unwrap(), true).await.unwrap();
     let body = e.get(&format!("/v2/acme/app/manifests/{first}")).await.body;
     let r = e
         .send(

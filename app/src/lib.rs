@@ -16,6 +16,7 @@ use leptos_router::{path, SsrMode};
 use crate::pages::not_found::NotFound;
 use crate::pages::repositories::RepositoriesPage;
 use crate::pages::repository::RepositoryPage;
+use crate::pages::sign_in::SignInPage;
 
 /// The HTML document around the app (server side only).
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -48,6 +49,7 @@ pub fn App() -> impl IntoView {
                 <nav aria-label="Main">
                     <a href="/repository/">"Repositories"</a>
                 </nav>
+                <Account />
             </header>
             <main>
                 <Routes fallback=|| view! { <NotFound /> }>
@@ -55,9 +57,37 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/repository") view=RepositoriesPage ssr=SsrMode::Async />
                     <Route path=path!("/repository/") view=RepositoriesPage ssr=SsrMode::Async />
                     <Route path=path!("/repository/:ns/*rest") view=RepositoryPage ssr=SsrMode::Async />
+                    <Route path=path!("/signin") view=SignInPage ssr=SsrMode::Async />
                 </Routes>
             </main>
         </Router>
+    }
+}
+
+/// The top bar's account corner: who is signed in and a sign-out button, or a sign-in link.
+#[component]
+fn Account() -> impl IntoView {
+    let sign_out = ServerAction::<api::SignOut>::new();
+    // Asked again after every navigation: a sign-in or sign-out ends in one.
+    let location = leptos_router::hooks::use_location();
+    let me = Resource::new(move || (sign_out.version().get(), location.pathname.get(), location.search.get()), |_| api::who_am_i());
+    view! {
+        <div class="account">
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    match me.await {
+                        Ok(api::Viewer { name: Some(name), superuser }) => view! {
+                            <span class="who">{name}{superuser.then_some(" (superuser)")}</span>
+                            <leptos::form::ActionForm action=sign_out attr:class="inline">
+                                <button type="submit" class="link">"Sign out"</button>
+                            </leptos::form::ActionForm>
+                        }
+                        .into_any(),
+                        _ => view! { <a href="/signin">"Sign in"</a> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </div>
     }
 }
 

@@ -1,4 +1,5 @@
 import { test, expect } from "@playwright/test";
+import { signIn } from "./signin";
 
 test.describe("with JavaScript", () => {
   test("from the list to a repository's tags and history, client-side", async ({ page }) => {
@@ -26,7 +27,7 @@ test.describe("with JavaScript", () => {
 
 test.describe("restore, with JavaScript", () => {
   test("restores an ended row in place, with a message", async ({ page }) => {
-    await page.goto("/repository/library/alpine/history");
+    await signIn(page, "/repository/library/alpine/history");
     await expect(page.locator("[data-hydrated]")).toHaveAttribute("data-hydrated", "true");
     await page.evaluate(() => ((window as any).__noReload = true));
     const ended = page.locator("#tags tbody tr").filter({ hasText: "ended" }).first();
@@ -54,11 +55,42 @@ test.describe("without JavaScript", () => {
   });
 
   test("restore posts, redirects back and says what happened", async ({ page }) => {
-    await page.goto("/repository/acme/web/history");
+    await signIn(page, "/repository/acme/web/history");
     const ended = page.locator("#tags tbody tr").filter({ hasText: "ended" }).first();
     await ended.getByRole("button", { name: "Restore" }).click();
     await expect(page).toHaveURL(/\/repository\/acme\/web\/history\?msg=/);
     await expect(page.getByRole("status")).toBeVisible();
     await expect(page.getByRole("status")).toContainText(/Restored \S+ to sha256:/);
+  });
+});
+
+test.describe("accounts", () => {
+  test("anonymous visitors get no restore buttons and a sign-in prompt for private repositories", async ({ page }) => {
+    await page.goto("/repository/acme/web/history");
+    await expect(page.locator("#tags tbody tr").filter({ hasText: "ended" }).first()).toBeVisible();
+    await expect(page.getByRole("button", { name: "Restore" })).toHaveCount(0);
+    const resp = await page.goto("/repository/acme/api");
+    expect(resp?.status()).toBe(401);
+    await expect(page.getByRole("alert")).toContainText("Sign in to see it");
+  });
+
+  test("a wrong password is refused with a message, with JavaScript", async ({ page }) => {
+    await page.goto("/signin");
+    await expect(page.locator("[data-hydrated]")).toHaveAttribute("data-hydrated", "true");
+    await page.getByLabel("Username").fill("admin");
+    await page.getByLabel("Password").fill("not-the-password");
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await expect(page.getByRole("alert")).toContainText("Invalid username, password or token");
+  });
+
+  test("sign in and out without JavaScript", async ({ browser }) => {
+    const context = await browser.newContext({ javaScriptEnabled: false });
+    const page = await context.newPage();
+    await signIn(page, "/repository/acme/api");
+    await expect(page.getByRole("heading", { name: "acme/api" })).toBeVisible();
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await expect(page.getByRole("status")).toContainText("Signed out");
+    await expect(page.getByRole("link", { name: "Sign in" })).toBeVisible();
+    await context.close();
   });
 });

@@ -5,6 +5,7 @@ pub mod manifest;
 
 use axum::body::Body;
 use axum::extract::{Query, Request, State};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
@@ -15,11 +16,12 @@ use serde_json::json;
 use tokio::io::AsyncReadExt;
 use tokio_util::io::ReaderStream;
 
+use crate::auth::{credentials, Credentials, SERVICE};
 use crate::blobs::{BlobError, BlobStore};
 use crate::startup::AppState;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/v2", get(base)).route("/v2/", get(base)).route("/v2/{*rest}", any(dispatch))
+    Router::new().route("/v2", get(base)).route("/v2/", get(base)).route("/v2/auth", get(token)).route("/v2/{*rest}", any(dispatch))
 }
 
 const API_VERSION: (&str, &str) = ("docker-distribution-api-version", "registry/2.0");
@@ -46,7 +48,8 @@ impl V2Error {
             Error::NotFound(_) => Self::new(StatusCode::NOT_FOUND, not_found, message),
             Error::BlobUnknown(_) => Self::new(StatusCode::BAD_REQUEST, "MANIFEST_BLOB_UNKNOWN", message),
             Error::TagImmutable(_) => Self::new(StatusCode::CONFLICT, "TAG_IMMUTABLE", message),
-            Error::Unauthorized => Self::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", message),
+            Error::Unauthorized | Error::BadCredentials => Self::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", message),
+            Error::Throttled(_) => Self::new(StatusCode::TOO_MANY_REQUESTS, "TOOMANYREQUESTS", message),
             Error::Forbidden(_) => Self::new(StatusCode::FORBIDDEN, "DENIED", message),
             Error::ReadOnly => Self::new(StatusCode::SERVICE_UNAVAILABLE, "DENIED", message),
             Error::Conflict(_) => Self::new(StatusCode::CONFLICT, "DENIED", message),
@@ -73,17 +76,105 @@ impl IntoResponse for V2Error {
         let body = json!({ "errors": [{ "code": self.code, "message": self.message, "detail": null }] });
         let mut resp = (self.status, Json(body)).into_response();
         resp.headers_mut().insert(API_VERSION.0, HeaderValue::from_static(API_VERSION.1));
-        if self.status == StatusCode::UNAUTHORIZED {
-            resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"quayside\""));
-        }
         resp
     }
 }
 
 type V2Result = Result<Response, V2Error>;
 
-async fn base() -> Response {
-    ([API_VERSION], Json(json!({}))).into_response()
+/// `GET /v2/`: 200 for a caller who presents valid credentials, else 401 with the challenge that
+/// sends clients to the token endpoint (anonymous pulls of public repositories need no token).
+async fn base(State(state): State<AppState>, req: Parts) -> Response {
+    let resp = match credentials(&req.headers) {
+        Ok(Credentials::None) => V2Error::from_domain(Error::Unauthorized, "NAME_UNKNOWN", "NAME_INVALID").into_response(),
+        _ => match state.auth.registry_caller(&req.headers, None).await {
+            Ok(_) => ([API_VERSION], Json(json!({}))).into_response(),
+            Err(e) => V2Error::from_domain(e, "NAME_UNKNOWN", "NAME_INVALID").into_response(),
+        },
+    };
+    challenge(resp, &req.headers, None)
+}
+
+/// Adds the Docker token challenge to a 401.
+fn challenge(mut resp: Response, headers: &HeaderMap, scope: Option<String>) -> Response {
+    if resp.status() == StatusCode::UNAUTHORIZED {
+        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+        let scheme = headers.get("x-forwarded-proto").and_then(|h| h.to_str().ok()).filter(|p| *p == "https").unwrap_or("http");
+        let mut value = format!("Bearer realm=\"{scheme}://{host}/v2/auth\",service=\"{SERVICE}\"");
+        if let Some(scope) = scope {
+            value.push_str(&format!(",scope=\"{scope}\""));
+        }
+        resp.headers_mut().insert(header::WWW_AUTHENTICATE, header_value(&value));
+    }
+    resp
+}
+
+/// `GET /v2/auth?service=…&scope=repository:NAME:pull,push`: the Docker token endpoint. HTTP
+/// Basic (password or API token) or nothing (an anonymous token: pulls of public repositories).
+async fn token(State(state): State<AppState>, req: Parts) -> Response {
+    // `scope` repeats; serde_urlencoded reads repeated keys only into a sequence via axum-extra,
+    // so collect them by hand.
+    let scopes: Vec<String> = req
+        .uri
+        .query()
+        .map(|q| {
+            q.split('&').filter_map(|kv| kv.split_once('=')).filter(|(k, _)| *k == "scope").filter_map(|(_, v)| percent_decode(v)).collect()
+        })
+        .unwrap_or_default();
+    let address = req.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip().to_string());
+    let result = async {
+        let caller = state.auth.caller(&req.headers, None, address).await?;
+        state.auth.issue(&caller, &scopes).await
+    }
+    .await;
+    match result {
+        Ok((token, ttl)) => {
+            let issued = chrono::DateTime::from_timestamp_millis(state.registry.now_ms())
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                .unwrap_or_default();
+            Json(json!({ "token": token, "access_token": token, "expires_in": ttl, "issued_at": issued })).into_response()
+        }
+        Err(e) => challenge(V2Error::from_domain(e, "NAME_UNKNOWN", "NAME_INVALID").into_response(), &req.headers, None),
+    }
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let s = s.replace('+', " ");
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = s.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// The registry action a request needs: `pull` to read, `push` to write, `delete` to delete.
+fn action(target: &Target<'_>, method: &Method) -> Option<(String, &'static str)> {
+    let name = match target {
+        Target::Catalog => return None,
+        Target::Tags(n) | Target::Uploads(n) => n,
+        Target::Manifest(n, _) | Target::Upload(n, _) | Target::Blob(n, _) | Target::Referrers(n, _) => n,
+    };
+    let action = match *method {
+        Method::GET | Method::HEAD => match target {
+            Target::Upload(..) => "push",
+            _ => "pull",
+        },
+        Method::DELETE => match target {
+            Target::Upload(..) => "push",
+            _ => "delete",
+        },
+        _ => "push",
+    };
+    Some(((*name).to_owned(), action))
 }
 
 /// What a `/v2/<rest>` path names.
@@ -143,41 +234,69 @@ fn digest(s: &str) -> Result<Digest, V2Error> {
     Digest::parse(s).map_err(|e| V2Error::new(StatusCode::BAD_REQUEST, "DIGEST_INVALID", e.to_string()))
 }
 
-/// The caller of a /v2 request. Registry accounts and tokens arrive with issue #5; until then the
-/// registry acts for the built-in admin, as the UI does.
-fn caller(addr: Option<std::net::SocketAddr>) -> Caller {
-    Caller { principal: registry::Principal::Admin, address: addr.map(|a| a.ip().to_string()) }
-}
-
-async fn dispatch(State(state): State<AppState>, Query(params): Query<Params>, req: Request) -> Response {
+async fn dispatch(State(state): State<AppState>, Query(mut params): Query<Params>, req: Request) -> Response {
     let rest = req.uri().path().trim_start_matches("/v2/").to_owned();
     let method = req.method().clone();
-    let addr = req.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0);
-    let who = caller(addr);
+    let headers = req.headers().clone();
+    let address = req.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip().to_string());
+    let needs = target(&rest).and_then(|t| action(&t, &method));
+    let scope = needs.as_ref().map(|(name, action)| {
+        format!("repository:{name}:{}", if *action == "pull" { "pull".to_owned() } else { format!("pull,{action}") })
+    });
+    let (who, grant) = match state.auth.registry_caller(&headers, address).await {
+        Ok(found) => found,
+        Err(e) => return challenge(V2Error::from_domain(e, "NAME_UNKNOWN", "NAME_INVALID").into_response(), &headers, scope),
+    };
+    if let (Some(grant), Some((name, action))) = (&grant, &needs) {
+        if !grant.allows(name, action) {
+            return challenge(scope_refusal(&state, &who, name, action).await.into_response(), &headers, scope);
+        }
+        // A mount needs pull on the source too; without it the client gets a plain upload.
+        if let Some(from) = &params.from {
+            if !grant.allows(from, "pull") {
+                params.mount = None;
+            }
+        }
+    }
+    let who = &who;
     let reg = &state.registry;
     let blobs = &state.blobs;
     let result = match (target(&rest), &method) {
-        (Some(Target::Catalog), &Method::GET) => catalog(reg, &who, &params).await,
-        (Some(Target::Tags(name)), &Method::GET) => tags_list(reg, &who, name, &params).await,
-        (Some(Target::Manifest(name, r)), &Method::GET | &Method::HEAD) => get_manifest(reg, &who, name, r, method == Method::HEAD).await,
-        (Some(Target::Manifest(name, r)), &Method::PUT) => put_manifest(reg, blobs, &who, name, r, req).await,
-        (Some(Target::Manifest(name, r)), &Method::DELETE) => delete_manifest(reg, &who, name, r).await,
+        (Some(Target::Catalog), &Method::GET) => catalog(reg, who, &params).await,
+        (Some(Target::Tags(name)), &Method::GET) => tags_list(reg, who, name, &params).await,
+        (Some(Target::Manifest(name, r)), &Method::GET | &Method::HEAD) => get_manifest(reg, who, name, r, method == Method::HEAD).await,
+        (Some(Target::Manifest(name, r)), &Method::PUT) => put_manifest(reg, blobs, who, name, r, req).await,
+        (Some(Target::Manifest(name, r)), &Method::DELETE) => delete_manifest(reg, who, name, r).await,
         (Some(Target::Blob(name, d)), &Method::GET | &Method::HEAD) => {
-            get_blob(reg, blobs, &who, name, d, method == Method::HEAD, req.headers()).await
+            get_blob(reg, blobs, who, name, d, method == Method::HEAD, req.headers()).await
         }
-        (Some(Target::Blob(name, d)), &Method::DELETE) => delete_blob(reg, &who, name, d).await,
-        (Some(Target::Uploads(name)), &Method::POST) => start_upload(reg, blobs, &who, name, &params, req).await,
-        (Some(Target::Upload(name, id)), &Method::PATCH) => patch_upload(reg, blobs, &who, name, id, req).await,
-        (Some(Target::Upload(name, id)), &Method::PUT) => finish_upload(reg, blobs, &who, name, id, &params, req).await,
-        (Some(Target::Upload(name, id)), &Method::GET) => upload_status(reg, blobs, &who, name, id).await,
-        (Some(Target::Upload(name, id)), &Method::DELETE) => cancel_upload(reg, blobs, &who, name, id).await,
-        (Some(Target::Referrers(name, d)), &Method::GET) => referrers(reg, &who, name, d, &params).await,
+        (Some(Target::Blob(name, d)), &Method::DELETE) => delete_blob(reg, who, name, d).await,
+        (Some(Target::Uploads(name)), &Method::POST) => start_upload(reg, blobs, who, name, &params, req).await,
+        (Some(Target::Upload(name, id)), &Method::PATCH) => patch_upload(reg, blobs, who, name, id, req).await,
+        (Some(Target::Upload(name, id)), &Method::PUT) => finish_upload(reg, blobs, who, name, id, &params, req).await,
+        (Some(Target::Upload(name, id)), &Method::GET) => upload_status(reg, blobs, who, name, id).await,
+        (Some(Target::Upload(name, id)), &Method::DELETE) => cancel_upload(reg, blobs, who, name, id).await,
+        (Some(Target::Referrers(name, d)), &Method::GET) => referrers(reg, who, name, d, &params).await,
         (Some(_), _) => Err(V2Error::new(StatusCode::METHOD_NOT_ALLOWED, "UNSUPPORTED", format!("{method} is not supported here"))),
         (None, _) => Err(V2Error::new(StatusCode::NOT_FOUND, "NAME_UNKNOWN", "unknown /v2 endpoint")),
     };
     let mut resp = result.unwrap_or_else(IntoResponse::into_response);
     resp.headers_mut().insert(API_VERSION.0, HeaderValue::from_static(API_VERSION.1));
-    resp
+    challenge(resp, &headers, scope)
+}
+
+/// A registry token that does not grant the action: "get a token for this scope" (401) when the
+/// caller would be granted it, else the refusal the service gives (401 anonymous, 403 signed in).
+async fn scope_refusal(state: &AppState, who: &Caller, name: &str, action: &str) -> V2Error {
+    let Ok(path) = RepoPath::parse(name) else {
+        return V2Error::new(StatusCode::BAD_REQUEST, "NAME_INVALID", format!("invalid repository name: {name}"));
+    };
+    let granted = state.registry.registry_access(who, &path, &[action.to_owned()]).await.unwrap_or_default();
+    if !granted.is_empty() || who.principal == registry::Principal::Anonymous {
+        V2Error::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "authentication required")
+    } else {
+        V2Error::new(StatusCode::FORBIDDEN, "DENIED", "requested access to the resource is denied")
+    }
 }
 
 fn header_value(s: &str) -> HeaderValue {

@@ -43,14 +43,46 @@ pub async fn fresh_postgres_database() -> String {
 }
 
 pub async fn open_store(backend: Backend) -> (SqlStore, Option<tempfile::TempDir>) {
+    let (store, dir, _) = open_store_at(backend).await;
+    (store, dir)
+}
+
+/// Like [`open_store`], with the database URL (the session store opens its own pool on it).
+pub async fn open_store_at(backend: Backend) -> (SqlStore, Option<tempfile::TempDir>, String) {
     match backend {
         Backend::Sqlite => {
             let dir = tempfile::tempdir().expect("temp dir");
             let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
-            (SqlStore::open(&url).await.expect("open sqlite"), Some(dir))
+            (SqlStore::open(&url).await.expect("open sqlite"), Some(dir), url)
         }
-        Backend::Postgres => (SqlStore::open(&fresh_postgres_database().await).await.expect("open postgres"), None),
+        Backend::Postgres => {
+            let url = fresh_postgres_database().await;
+            (SqlStore::open(&url).await.expect("open postgres"), None, url)
+        }
     }
+}
+
+/// The superuser every HTTP test registry starts with.
+pub const ADMIN_USER: &str = "admin";
+pub const ADMIN_PASSWORD: &str = "admin-password-1";
+
+/// The server's password hashing and tokens.
+pub fn secrets() -> Arc<dyn Secrets> {
+    Arc::new(quayside::auth::ServerSecrets::new().expect("secrets"))
+}
+
+/// An `Authorization: Basic` value.
+pub fn basic(user: &str, password: &str) -> String {
+    use base64::Engine as _;
+    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")))
+}
+
+/// The server's state around `registry` (which must have [`secrets`]), with the superuser
+/// [`ADMIN_USER`] created.
+pub async fn app_state(registry: Registry, url: &str, blobs: quayside::blobs::BlobStore) -> quayside::startup::AppState {
+    registry.bootstrap_admin(ADMIN_PASSWORD).await.expect("admin user");
+    let options = quayside::startup::leptos_options("127.0.0.1:0".parse().unwrap(), "target/site".into());
+    quayside::startup::AppState::with_registry(registry, url, blobs, options).await.expect("app state")
 }
 
 pub async fn fixture(backend: Backend) -> Fixture {
@@ -60,9 +92,9 @@ pub async fn fixture(backend: Backend) -> Fixture {
 pub async fn fixture_with(backend: Backend, config: Config) -> Fixture {
     let (store, dir) = open_store(backend).await;
     let clock = Arc::new(FixedClock::new(T0));
-    let reg = Registry::new(Arc::new(store.clone()), clock.clone(), config);
+    let reg = Registry::new(Arc::new(store.clone()), clock.clone(), config).with_secrets(secrets());
     let repo = RepoPath::parse("acme/app").unwrap();
-    let admin = Caller::admin();
+    let admin = Caller::system();
     reg.create_repository(&admin, &repo, Visibility::Private, "test").await.unwrap();
     Fixture { reg, clock, store, repo, admin, _dir: dir }
 }
@@ -112,6 +144,25 @@ impl Fixture {
     pub async fn actions(&self) -> Vec<String> {
         let log = self.reg.audit_log(&self.admin, &self.repo, 1, 100).await.unwrap();
         log.items.into_iter().rev().map(|e| e.action).collect()
+    }
+
+    /// Creates a user (password `NAME-password`) and returns them signed in, with their account.
+    pub async fn account(&self, name: &str, superuser: bool) -> (Caller, Account) {
+        let account = self.reg.create_user(&self.admin, name, &format!("{name}-password"), superuser).await.unwrap();
+        (Caller { principal: Principal::User(account.clone()), address: None }, account)
+    }
+
+    /// Creates a user with `role` on the fixture's repository and returns them signed in.
+    pub async fn user(&self, name: &str, role: Role) -> Caller {
+        let (caller, _) = self.account(name, false).await;
+        self.reg.set_permission(&self.admin, &self.repo, name, role).await.unwrap();
+        caller
+    }
+
+    /// An existing user, signed in with their password.
+    pub async fn signed_in(&self, name: &str) -> Caller {
+        let account = self.reg.sign_in(name, &format!("{name}-password"), None).await.unwrap();
+        Caller { principal: Principal::User(account), address: None }
     }
 
     pub fn advance(&self, ms: Millis) {

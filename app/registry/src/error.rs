@@ -25,6 +25,13 @@ pub enum Error {
     /// Anonymous caller where a signed-in one is needed (HTTP 401).
     #[error("Authentication required")]
     Unauthorized,
+    /// Credentials were given and are wrong, expired or unknown (HTTP 401). One message for all,
+    /// so a caller learns nothing about which part was wrong.
+    #[error("Invalid username, password or token")]
+    BadCredentials,
+    /// Too many failed sign-ins for the account or the address (HTTP 429).
+    #[error("Too many failed sign-in attempts; try again in {0} seconds")]
+    Throttled(u64),
     /// Signed in without the needed role (HTTP 403).
     #[error("{0}")]
     Forbidden(String),

@@ -254,24 +254,116 @@ pub struct Page<T> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Principal {
     Anonymous,
-    /// The built-in administrator (CLI, demo seeding, and the UI until sign-in exists).
-    Admin,
-    User(String),
+    /// The server acting for its operator (CLI commands, demo seeding): every right.
+    System,
+    /// A signed-in user.
+    User(Account),
 }
 
 impl Principal {
     pub fn actor_name(&self) -> String {
         match self {
             Self::Anonymous => "(anonymous)".into(),
-            Self::Admin => "admin".into(),
-            Self::User(u) => u.clone(),
+            Self::System => "(system)".into(),
+            Self::User(a) => a.name.clone(),
+        }
+    }
+
+    pub fn account(&self) -> Option<&Account> {
+        match self {
+            Self::User(a) => Some(a),
+            _ => None,
+        }
+    }
+
+    /// Superusers and the system: admin everywhere (SPEC §4).
+    pub fn is_superuser(&self) -> bool {
+        match self {
+            Self::System => true,
+            Self::User(a) => a.superuser,
+            Self::Anonymous => false,
         }
     }
 }
 
+/// A user account as the rest of the system sees it (never with its password hash).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    pub id: i64,
+    pub name: String,
+    pub superuser: bool,
+}
+
+/// An account with its stored password hash, for sign-in only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredUser {
+    pub account: Account,
+    pub password_hash: String,
+}
+
+/// A user's role on a repository, granted directly.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Permission {
+    pub user: String,
+    pub role: Role,
+}
+
+/// A member's role in an organization.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OrgRole {
+    /// Admin of every repository of the organization.
+    Admin,
+    /// Reads every repository of the organization.
+    Member,
+}
+
+impl OrgRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Admin => "admin",
+            Self::Member => "member",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "admin" => Some(Self::Admin),
+            "member" => Some(Self::Member),
+            _ => None,
+        }
+    }
+    /// The repository role membership gives.
+    pub fn repository_role(self) -> Role {
+        match self {
+            Self::Admin => Role::Admin,
+            Self::Member => Role::Read,
+        }
+    }
+}
+
+/// A role on a repository (SPEC §4): read < write < admin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Role {
     Read,
     Write,
     Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Read => "read",
+            Self::Write => "write",
+            Self::Admin => "admin",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "read" => Some(Self::Read),
+            "write" => Some(Self::Write),
+            "admin" => Some(Self::Admin),
+            _ => None,
+        }
+    }
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 
+use crate::accounts::{NoSecrets, Secrets, Throttle};
 use crate::error::{Error, Result};
 use crate::model::*;
 use crate::names::{Digest, NamespaceName, RepoPath, TagName};
@@ -78,8 +79,9 @@ pub struct Caller {
 }
 
 impl Caller {
-    pub fn admin() -> Self {
-        Self { principal: Principal::Admin, address: None }
+    /// The server acting for its operator (CLI, seeding).
+    pub fn system() -> Self {
+        Self { principal: Principal::System, address: None }
     }
     pub fn anonymous() -> Self {
         Self { principal: Principal::Anonymous, address: None }
@@ -111,10 +113,12 @@ pub struct HistoryParams {
 /// The registry service. Cheap to clone; build it once at start-up.
 #[derive(Clone)]
 pub struct Registry {
-    store: Arc<dyn Store>,
+    pub(crate) store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     config: Arc<Config>,
     tag_lists: Arc<TagListCache>,
+    pub(crate) secrets: Arc<dyn Secrets>,
+    pub(crate) throttle: Arc<Throttle>,
 }
 
 /// Recent `/v2` tag lists. An entry holds while the repository's `tag_version` is unchanged and
@@ -161,7 +165,20 @@ struct Locked {
 
 impl Registry {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: Config) -> Self {
-        Self { store, clock, config: Arc::new(config), tag_lists: Default::default() }
+        Self {
+            store,
+            clock,
+            config: Arc::new(config),
+            tag_lists: Default::default(),
+            secrets: Arc::new(NoSecrets),
+            throttle: Default::default(),
+        }
+    }
+
+    /// Password hashing and tokens (accounts fail closed without them).
+    pub fn with_secrets(mut self, secrets: Arc<dyn Secrets>) -> Self {
+        self.secrets = secrets;
+        self
     }
 
     pub fn now_ms(&self) -> Millis {
@@ -181,47 +198,87 @@ impl Registry {
         self.store.ping().await
     }
 
-    // ---- permissions -------------------------------------------------------------------------
+    // ---- permissions (SPEC §4) ----------------------------------------------------------------
 
-    /// The caller's role on a repository. Users and grants arrive with accounts (issue #5); until
-    /// then the built-in admin has every role and others may read public repositories.
-    fn role(&self, caller: &Caller, repo: &Repository) -> Option<Role> {
-        match &caller.principal {
-            Principal::Admin => Some(Role::Admin),
-            Principal::Anonymous | Principal::User(_) => (repo.visibility == Visibility::Public).then_some(Role::Read),
-        }
+    /// The caller's role on a repository: superusers are admin everywhere; users get the higher
+    /// of their namespace role (owner, org membership) and the repository's grant; anyone reads a
+    /// public repository.
+    pub(crate) async fn role(&self, caller: &Caller, repo: &Repository) -> Result<Option<Role>> {
+        let public = (repo.visibility == Visibility::Public).then_some(Role::Read);
+        Ok(match &caller.principal {
+            p if p.is_superuser() => Some(Role::Admin),
+            Principal::User(a) => self.store.user_role(a.id, repo.namespace_id, Some(repo.id)).await?.max(public),
+            _ => public,
+        })
     }
 
-    fn authorize(&self, caller: &Caller, repo: &Repository, needed: Role) -> Result<()> {
-        match self.role(caller, repo) {
+    async fn authorize(&self, caller: &Caller, repo: &Repository, needed: Role) -> Result<()> {
+        match self.role(caller, repo).await? {
             Some(r) if r >= needed => Ok(()),
-            // Anonymous callers are asked to sign in, whatever they lacked.
-            _ if caller.principal == Principal::Anonymous => Err(Error::Unauthorized),
             // A private repository is not revealed to someone who cannot read it.
-            None => Err(repo_not_found(&repo.path)),
-            Some(_) => Err(Error::Forbidden(format!("You need {} permission on {}", role_name(needed), repo.path))),
+            None => Err(refused(caller)),
+            Some(_) if caller.principal == Principal::Anonymous => Err(Error::Unauthorized),
+            Some(_) => Err(Error::Forbidden(format!("You need {} permission on {}", needed.as_str(), repo.path))),
         }
     }
 
-    fn authorize_namespace_admin(&self, caller: &Caller) -> Result<()> {
-        match caller.principal {
-            Principal::Admin => Ok(()),
-            Principal::Anonymous => Err(Error::Unauthorized),
-            Principal::User(_) => Err(Error::Forbidden("You need admin permission on the namespace".into())),
+    /// The caller's role on a namespace (for what it holds: its repositories, settings, new
+    /// repositories). `None` for a namespace that does not exist.
+    pub(crate) async fn namespace_role(&self, caller: &Caller, ns: Option<&Namespace>) -> Result<Option<Role>> {
+        Ok(match (&caller.principal, ns) {
+            (p, _) if p.is_superuser() => Some(Role::Admin),
+            (Principal::User(a), Some(ns)) => self.store.user_role(a.id, ns.id, None).await?,
+            _ => None,
+        })
+    }
+
+    pub(crate) async fn authorize_namespace(
+        &self,
+        caller: &Caller,
+        ns: Option<&Namespace>,
+        name: &NamespaceName,
+        needed: Role,
+    ) -> Result<()> {
+        match self.namespace_role(caller, ns).await? {
+            Some(r) if r >= needed => Ok(()),
+            _ if caller.principal == Principal::Anonymous => Err(Error::Unauthorized),
+            _ => Err(Error::Forbidden(format!("You need {} permission on the namespace {name}", needed.as_str()))),
         }
+    }
+
+    /// What a missing repository looks like to the caller: "not found" only to those who could
+    /// see it if it existed (namespace readers); to others the same refusal as a private one.
+    async fn missing(&self, caller: &Caller, path: &RepoPath) -> Error {
+        let ns = self.store.namespace_by_name(&path.namespace).await.ok().flatten();
+        match self.namespace_role(caller, ns.as_ref()).await {
+            Ok(Some(_)) => repo_not_found(path),
+            Ok(None) => refused(caller),
+            Err(e) => e,
+        }
+    }
+
+    /// The repository, when the caller holds `needed` on it (no transaction, no state check).
+    pub(crate) async fn repository_for(&self, caller: &Caller, path: &RepoPath, needed: Role) -> Result<Repository> {
+        let Some(repo) = self.store.repository(path).await? else { return Err(self.missing(caller, path).await) };
+        self.authorize(caller, &repo, needed).await?;
+        Ok(repo)
+    }
+
+    pub(crate) fn repo_audit(&self, caller: &Caller, repo: &Repository, action: &'static str, data: serde_json::Value) -> NewAudit {
+        self.audit(caller, repo, action, data, self.clock.now_ms())
     }
 
     async fn readable(&self, caller: &Caller, path: &RepoPath) -> Result<Repository> {
-        let repo = self.store.repository(path).await?.ok_or_else(|| repo_not_found(path))?;
-        self.authorize(caller, &repo, Role::Read)?;
+        let Some(repo) = self.store.repository(path).await? else { return Err(self.missing(caller, path).await) };
+        self.authorize(caller, &repo, Role::Read).await?;
         Ok(repo)
     }
 
     /// Opens a transaction, locks the repository and checks the caller may change it.
     async fn lock(&self, caller: &Caller, path: &RepoPath, needed: Role) -> Result<Locked> {
         let mut tx = self.store.begin().await?;
-        let repo = tx.repository(path).await?.ok_or_else(|| repo_not_found(path))?;
-        self.authorize(caller, &repo, needed)?;
+        let Some(repo) = tx.repository(path).await? else { return Err(self.missing(caller, path).await) };
+        self.authorize(caller, &repo, needed).await?;
         if repo.state != RepoState::Normal {
             return Err(Error::ReadOnly);
         }
@@ -237,8 +294,9 @@ impl Registry {
         let repo = match tx.repository(path).await? {
             Some(repo) => repo,
             None => {
-                self.authorize_namespace_admin(caller)?;
-                let ns = match tx.namespace(&path.namespace).await? {
+                let ns = tx.namespace(&path.namespace).await?;
+                self.authorize_namespace(caller, ns.as_ref(), &path.namespace, Role::Write).await?;
+                let ns = match ns {
                     Some(ns) => ns,
                     None => tx.insert_namespace(&path.namespace, DEFAULT_TIME_MACHINE_S, now).await?,
                 };
@@ -248,7 +306,7 @@ impl Registry {
                 repo
             }
         };
-        self.authorize(caller, &repo, Role::Write)?;
+        self.authorize(caller, &repo, Role::Write).await?;
         if repo.state != RepoState::Normal {
             return Err(Error::ReadOnly);
         }
@@ -282,13 +340,14 @@ impl Registry {
         visibility: Visibility,
         description: &str,
     ) -> Result<Repository> {
-        self.authorize_namespace_admin(caller)?;
         let now = self.clock.now_ms();
         let mut tx = self.store.begin().await?;
+        let ns = tx.namespace(&path.namespace).await?;
+        self.authorize_namespace(caller, ns.as_ref(), &path.namespace, Role::Write).await?;
         if tx.repository(path).await?.is_some() {
             return Err(Error::Conflict(format!("Repository '{path}' already exists")));
         }
-        let ns = match tx.namespace(&path.namespace).await? {
+        let ns = match ns {
             Some(ns) => ns,
             None => tx.insert_namespace(&path.namespace, DEFAULT_TIME_MACHINE_S, now).await?,
         };
@@ -307,15 +366,15 @@ impl Registry {
     pub async fn list_repositories(&self, caller: &Caller, mut q: RepositoryQuery) -> Result<Page<RepositorySummary>> {
         q.page = q.page.max(1);
         q.limit = q.limit.clamp(1, 100);
-        q.public_only = caller.principal != Principal::Admin;
+        q.viewer = viewer(caller);
         self.store.list_repositories(&q, self.clock.now_ms()).await
     }
 
     pub async fn set_repository_state(&self, caller: &Caller, path: &RepoPath, state: RepoState) -> Result<()> {
         let now = self.clock.now_ms();
         let mut tx = self.store.begin().await?;
-        let repo = tx.repository(path).await?.ok_or_else(|| repo_not_found(path))?;
-        self.authorize(caller, &repo, Role::Admin)?;
+        let Some(repo) = tx.repository(path).await? else { return Err(self.missing(caller, path).await) };
+        self.authorize(caller, &repo, Role::Admin).await?;
         tx.set_repository_state(repo.id, state).await?;
         let audit = self.audit(caller, &repo, "change_repo_state", json!({ "state_changed": state.as_str() }), now);
         tx.insert_audit(&audit).await?;
@@ -324,7 +383,6 @@ impl Registry {
 
     /// Sets how long ended tag rows stay restorable (SPEC §1: one of the configured windows).
     pub async fn set_time_machine(&self, caller: &Caller, namespace: &NamespaceName, seconds: i64) -> Result<()> {
-        self.authorize_namespace_admin(caller)?;
         if !self.config.time_machine_choices_s.contains(&seconds) {
             return Err(Error::invalid(format!(
                 "Invalid time machine window: {seconds}s (allowed: {})",
@@ -332,7 +390,9 @@ impl Registry {
             )));
         }
         let mut tx = self.store.begin().await?;
-        let ns = tx.namespace(namespace).await?.ok_or_else(|| Error::not_found(format!("Namespace '{namespace}' not found")))?;
+        let ns = tx.namespace(namespace).await?;
+        self.authorize_namespace(caller, ns.as_ref(), namespace, Role::Admin).await?;
+        let ns = ns.ok_or_else(|| Error::not_found(format!("Namespace '{namespace}' not found")))?;
         tx.set_time_machine(ns.id, seconds).await?;
         tx.insert_audit(&NewAudit {
             namespace_id: Some(ns.id),
@@ -590,7 +650,7 @@ impl Registry {
             return Ok(alive);
         }
         if !immutable {
-            self.authorize(caller, &repo, Role::Admin)?;
+            self.authorize(caller, &repo, Role::Admin).await?;
         }
         if immutable && alive.lifetime_end_ms.is_some() && !self.config.allow_expiration_on_immutable {
             return Err(Error::invalid(format!("Cannot make tag '{tag}' immutable: it has expiration set")));
@@ -724,8 +784,8 @@ impl Registry {
 
     /// Checks that an upload in progress belongs to the repository and the caller may write it.
     pub async fn check_upload(&self, caller: &Caller, path: &RepoPath, upload_id: &str) -> Result<()> {
-        let repo = self.store.repository(path).await?.ok_or_else(|| repo_not_found(path))?;
-        self.authorize(caller, &repo, Role::Write)?;
+        let Some(repo) = self.store.repository(path).await? else { return Err(self.missing(caller, path).await) };
+        self.authorize(caller, &repo, Role::Write).await?;
         match self.store.upload_repository(upload_id).await? {
             Some(id) if id == repo.id => Ok(()),
             _ => Err(Error::not_found("Upload not found")),
@@ -811,7 +871,7 @@ impl Registry {
     /// and whether more follow.
     pub async fn catalog(&self, caller: &Caller, last: Option<&str>, n: Option<u32>) -> Result<(Vec<RepoPath>, bool)> {
         let n = n.unwrap_or(MAX_LIST).clamp(1, MAX_LIST);
-        let repos = self.store.catalog(last, n + 1, caller.principal != Principal::Admin).await?;
+        let repos = self.store.catalog(last, n + 1, viewer(caller)).await?;
         Ok(truncated(repos, n))
     }
 
@@ -901,11 +961,19 @@ pub fn parse_name_filter(filter: Option<&str>) -> Result<Option<NameFilter>> {
     })
 }
 
-fn role_name(r: Role) -> &'static str {
-    match r {
-        Role::Read => "read",
-        Role::Write => "write",
-        Role::Admin => "admin",
+/// The refusal for a repository the caller may not see: sign in (401) or not allowed (403).
+fn refused(caller: &Caller) -> Error {
+    match caller.principal {
+        Principal::Anonymous => Error::Unauthorized,
+        _ => Error::Forbidden("You do not have permission for this repository".into()),
+    }
+}
+
+pub(crate) fn viewer(caller: &Caller) -> Viewer {
+    match &caller.principal {
+        p if p.is_superuser() => Viewer::Everything,
+        Principal::User(a) => Viewer::User(a.id),
+        _ => Viewer::Anonymous,
     }
 }
 

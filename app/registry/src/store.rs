@@ -38,10 +38,22 @@ pub struct RepositoryQuery {
     pub namespace: Option<String>,
     /// Case-insensitive substring of `namespace/name`.
     pub filter: Option<String>,
-    /// Only public repositories (set by the service for callers who may not see private ones).
-    pub public_only: bool,
+    /// Which private repositories the caller sees (set by the service).
+    pub viewer: Viewer,
     pub page: u32,
     pub limit: u32,
+}
+
+/// Whose view a listing is: which private repositories it includes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Viewer {
+    /// Public repositories only.
+    #[default]
+    Anonymous,
+    /// Public ones and those the user holds a role on (directly, as owner or as org member).
+    User(i64),
+    /// Every repository (superusers).
+    Everything,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,9 +92,24 @@ pub trait Store: Send + Sync + 'static {
     /// expiration among the repository's alive tags (when the list changes by itself).
     async fn tag_names(&self, repository_id: i64, last: Option<&str>, n: u32, now: Millis) -> Result<(Vec<String>, Option<Millis>)>;
     /// Repository paths in order, after `last`, at most `n`.
-    async fn catalog(&self, last: Option<&str>, n: u32, public_only: bool) -> Result<Vec<RepoPath>>;
+    async fn catalog(&self, last: Option<&str>, n: u32, viewer: Viewer) -> Result<Vec<RepoPath>>;
     /// Manifests whose `subject` is `digest`, with their bytes.
     async fn referrers(&self, repository_id: i64, digest: &Digest) -> Result<Vec<(Manifest, Vec<u8>)>>;
+
+    // ---- accounts (SPEC §4) ----
+    async fn user_count(&self) -> Result<i64>;
+    async fn user_by_name(&self, name: &str) -> Result<Option<StoredUser>>;
+    async fn account(&self, user_id: i64) -> Result<Option<Account>>;
+    /// The account an API token (by its digest) belongs to.
+    async fn token_account(&self, token_digest: &str) -> Result<Option<Account>>;
+    /// The user's role from the namespace (owner, org membership) and, when given, from the
+    /// repository's own grants: the higher of the two.
+    async fn user_role(&self, user_id: i64, namespace_id: i64, repository_id: Option<i64>) -> Result<Option<Role>>;
+    async fn permissions(&self, repository_id: i64) -> Result<Vec<Permission>>;
+    async fn namespace_by_name(&self, name: &NamespaceName) -> Result<Option<Namespace>>;
+    /// A server-wide secret (e.g. the token signing key), created with `value` when missing; every
+    /// instance sharing the database gets the same one.
+    async fn server_secret(&self, name: &str, value: &str) -> Result<String>;
 }
 
 /// One open transaction. Dropping it without [`Tx::commit`] rolls back.
@@ -141,6 +168,16 @@ pub trait Tx: Send {
     async fn delete_policy(&mut self, policy_id: &str) -> Result<bool>;
 
     async fn insert_audit(&mut self, a: &NewAudit) -> Result<()>;
+
+    // ---- accounts ----
+    /// Inserts the user and, for a user namespace, makes it theirs.
+    async fn insert_user(&mut self, name: &str, password_hash: &str, superuser: bool, now: Millis) -> Result<Account>;
+    async fn set_namespace_owner(&mut self, namespace_id: i64, user_id: i64) -> Result<()>;
+    async fn insert_token(&mut self, user_id: i64, label: &str, token_digest: &str, now: Millis) -> Result<()>;
+    async fn set_org_member(&mut self, namespace_id: i64, user_id: i64, role: OrgRole) -> Result<()>;
+    async fn set_permission(&mut self, repository_id: i64, user_id: i64, role: Role) -> Result<()>;
+    async fn delete_permission(&mut self, repository_id: i64, user_id: i64) -> Result<bool>;
+    async fn set_visibility(&mut self, repository_id: i64, visibility: Visibility) -> Result<()>;
 
     async fn blob_size(&mut self, repository_id: i64, digest: &Digest) -> Result<Option<i64>>;
     /// Records the blob (if new) and lets the repository read it.

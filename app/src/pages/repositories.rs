@@ -20,7 +20,9 @@ pub fn RepositoriesPage() -> impl IntoView {
     let query = use_query_map();
     let filter = Memo::new(move |_| query.read().get("q").unwrap_or_default());
     let page = Memo::new(move |_| query.read().get("page").and_then(|p| p.parse::<u32>().ok()).unwrap_or(1).max(1));
-    let repos = Resource::new(move || (filter.get(), page.get()), |(f, p)| list_repositories(Some(f), Some(p)));
+    // A message means something changed (a sign-in or sign-out): fetch again.
+    let message = Memo::new(move |_| query.read().get("msg"));
+    let repos = Resource::new(move || (filter.get(), page.get(), message.get()), |(f, p, _)| list_repositories(Some(f), Some(p)));
 
     // Effects run only in the browser: this attribute says the page is hydrated and interactive.
     let hydrated = RwSignal::new(false);
@@ -37,6 +39,7 @@ pub fn RepositoriesPage() -> impl IntoView {
             <header class="page-head">
                 <h1>"Repositories"</h1>
             </header>
+            {move || message.get().map(|m| view! { <p class="flash ok" role="status">{m}</p> })}
             <Form method="GET" action="/repository/" attr:class="filter" attr:role="search">
                 <label for="repo-filter" class="visually-hidden">"Filter repositories"</label>
                 <input

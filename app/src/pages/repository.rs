@@ -10,6 +10,7 @@ use registry::TagView;
 use crate::api::{list_tags, RestoreTag, TagList};
 use crate::components::format;
 use crate::components::pager::Pager;
+use crate::components::refusal::Refusal;
 use crate::components::time::Time;
 use crate::components::url;
 
@@ -75,7 +76,7 @@ pub fn RepositoryPage() -> impl IntoView {
                     let (_, history) = target.get_untracked();
                     match tags.await {
                         Ok(list) => view! { <TagTable list history filter=filter.get_untracked() restore back=back.get_untracked() /> }.into_any(),
-                        Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                        Err(e) => view! { <Refusal error=e back=back.get_untracked() /> }.into_any(),
                     }
                 })}
             </Suspense>
@@ -85,7 +86,7 @@ pub fn RepositoryPage() -> impl IntoView {
 
 #[component]
 fn TagTable(list: TagList, history: bool, filter: String, restore: ServerAction<RestoreTag>, back: String) -> impl IntoView {
-    let TagList { repository, page, now_ms } = list;
+    let TagList { repository, can_write, page, now_ms } = list;
     if page.items.is_empty() {
         let message = match (history, filter.is_empty()) {
             (_, false) => "No tag matches this filter.",
@@ -99,7 +100,7 @@ fn TagTable(list: TagList, history: bool, filter: String, restore: ServerAction<
     let rows = page
         .items
         .into_iter()
-        .map(|v| view! { <TagRow v now_ms history repository=repository.clone() restore back=back.clone() /> })
+        .map(|v| view! { <TagRow v now_ms history can_write repository=repository.clone() restore back=back.clone() /> })
         .collect_view();
     view! {
         <table class="grid" id="tags">
@@ -121,7 +122,15 @@ fn TagTable(list: TagList, history: bool, filter: String, restore: ServerAction<
 }
 
 #[component]
-fn TagRow(v: TagView, now_ms: i64, history: bool, repository: String, restore: ServerAction<RestoreTag>, back: String) -> impl IntoView {
+fn TagRow(
+    v: TagView,
+    now_ms: i64,
+    history: bool,
+    can_write: bool,
+    repository: String,
+    restore: ServerAction<RestoreTag>,
+    back: String,
+) -> impl IntoView {
     let t = v.tag;
     let alive = t.is_alive(now_ms);
     let size = match (v.is_manifest_list, v.size) {
@@ -148,7 +157,8 @@ fn TagRow(v: TagView, now_ms: i64, history: bool, repository: String, restore: S
             {history.then(|| view! {
                 <td>
                     // An ended row can be brought back: the tag then points at this manifest again.
-                    {(!alive).then(|| view! {
+                    {(!alive && !can_write).then(|| view! { <span class="muted" title="Restoring needs write permission on this repository">"read only"</span> })}
+                    {(!alive && can_write).then(|| view! {
                         <ActionForm action=restore attr:class="inline">
                             <input type="hidden" name="repository" value=repository.clone() />
                             <input type="hidden" name="tag" value=t.name.clone() />

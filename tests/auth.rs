@@ -1,0 +1,359 @@
+//! Who may do what, over HTTP (SPEC §4): the permission matrix for `/api/v1`, `/v2` and the UI's
+//! server functions, the registry token flow, and bad credentials.
+
+mod support;
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{header, Method, Request, StatusCode};
+use http_body_util::BodyExt;
+use quayside::startup::build_router;
+use registry::*;
+use serde_json::Value;
+use support::{basic, Backend};
+use tower::ServiceExt;
+
+struct Env {
+    router: axum::Router,
+    reg: Registry,
+    digest: String,
+    _dir: Option<tempfile::TempDir>,
+    _blobs: tempfile::TempDir,
+}
+
+struct Resp {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: Value,
+}
+
+impl Env {
+    async fn send(&self, method: Method, uri: &str, auth: Option<&str>, body: Option<&str>) -> Resp {
+        let mut req = Request::builder().method(method).uri(uri).header(header::HOST, "registry.test");
+        if let Some(a) = auth {
+            req = req.header(header::AUTHORIZATION, a);
+        }
+        if body.is_some() {
+            req = req.header(header::CONTENT_TYPE, "application/json");
+        }
+        let resp = self
+            .router
+            .clone()
+            .oneshot(req.body(body.map(|b| Body::from(b.to_owned())).unwrap_or_else(Body::empty)).unwrap())
+            .await
+            .unwrap();
+        let (parts, body) = resp.into_parts();
+        let bytes = body.collect().await.unwrap().to_bytes();
+        Resp { status: parts.status, headers: parts.headers, body: serde_json::from_slice(&bytes).unwrap_or(Value::Null) }
+    }
+}
+
+/// Two repositories (`acme/pub` public, `acme/priv` private) with a tag `v1`, and one user per
+/// role on both: `nobody` (none), `reader`, `writer`, `boss` (admin), `root` (superuser).
+async fn env() -> Env {
+    let (store, dir, url) = support::open_store_at(Backend::Sqlite).await;
+    let reg = Registry::new(Arc::new(store), Arc::new(SystemClock), Config::default()).with_secrets(support::secrets());
+    let sys = Caller::system();
+    let mut digest = String::new();
+    for (name, vis) in [("acme/pub", Visibility::Public), ("acme/priv", Visibility::Private)] {
+        let path = RepoPath::parse(name).unwrap();
+        reg.create_repository(&sys, &path, vis, "").await.unwrap();
+        let m = quayside::demo::image("amd64", "one", &[100], &[]);
+        digest = reg.put_manifest(&sys, &path, m, Some(&TagName::parse("v1").unwrap())).await.unwrap().digest.to_string();
+    }
+    for (user, role, superuser) in [
+        ("nobody", None, false),
+        ("reader", Some(Role::Read), false),
+        ("writer", Some(Role::Write), false),
+        ("boss", Some(Role::Admin), false),
+        ("root", None, true),
+    ] {
+        reg.create_user(&sys, user, &format!("{user}-password"), superuser).await.unwrap();
+        if let Some(role) = role {
+            for name in ["acme/pub", "acme/priv"] {
+                reg.set_permission(&sys, &RepoPath::parse(name).unwrap(), user, role).await.unwrap();
+            }
+        }
+    }
+    reg.create_user(&sys, "bystander", "bystander-password", false).await.unwrap();
+    let blobs_dir = tempfile::tempdir().unwrap();
+    let blobs = quayside::blobs::BlobStore::open(blobs_dir.path()).unwrap();
+    let router = build_router(support::app_state(reg.clone(), &url, blobs).await);
+    Env { router, reg, digest, _dir: dir, _blobs: blobs_dir }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Who {
+    Anonymous,
+    Nobody,
+    Reader,
+    Writer,
+    Boss,
+    Root,
+}
+
+impl Who {
+    const ALL: [Who; 6] = [Who::Anonymous, Who::Nobody, Who::Reader, Who::Writer, Who::Boss, Who::Root];
+    fn user(self) -> Option<&'static str> {
+        match self {
+            Who::Anonymous => None,
+            Who::Nobody => Some("nobody"),
+            Who::Reader => Some("reader"),
+            Who::Writer => Some("writer"),
+            Who::Boss => Some("boss"),
+            Who::Root => Some("root"),
+        }
+    }
+    /// The role this caller holds on the test repositories.
+    fn role(self) -> Option<Role> {
+        match self {
+            Who::Anonymous | Who::Nobody => None,
+            Who::Reader => Some(Role::Read),
+            Who::Writer => Some(Role::Write),
+            Who::Boss | Who::Root => Some(Role::Admin),
+        }
+    }
+}
+
+/// What a request needs and how to make it.
+struct Case {
+    what: &'static str,
+    needs: Role,
+    method: Method,
+    /// `{repo}` and `{digest}` are filled in.
+    uri: &'static str,
+    body: Option<&'static str>,
+}
+
+fn cases() -> Vec<Case> {
+    let case = |what, needs, method, uri, body| Case { what, needs, method, uri, body };
+    vec![
+        case("api: repository", Role::Read, Method::GET, "/api/v1/repository/{repo}", None),
+        case("api: list tags", Role::Read, Method::GET, "/api/v1/repository/{repo}/tag/", None),
+        case("api: manifest", Role::Read, Method::GET, "/api/v1/repository/{repo}/manifest/{digest}", None),
+        case("api: labels", Role::Read, Method::GET, "/api/v1/repository/{repo}/manifest/{digest}/labels", None),
+        case("api: change tag", Role::Write, Method::PUT, "/api/v1/repository/{repo}/tag/v1", Some(r#"{"expiration": null}"#)),
+        case(
+            "api: add label",
+            Role::Write,
+            Method::POST,
+            "/api/v1/repository/{repo}/manifest/{digest}/labels",
+            Some(r#"{"key":"k","value":"v"}"#),
+        ),
+        case("api: permissions", Role::Admin, Method::GET, "/api/v1/repository/{repo}/permissions/user/", None),
+        case("api: grant", Role::Admin, Method::PUT, "/api/v1/repository/{repo}/permissions/user/bystander", Some(r#"{"role":"read"}"#)),
+        case("api: state", Role::Admin, Method::PUT, "/api/v1/repository/{repo}/changestate", Some(r#"{"state":"NORMAL"}"#)),
+        case("v2: tags list", Role::Read, Method::GET, "/v2/{repo}/tags/list", None),
+        case("v2: manifest", Role::Read, Method::GET, "/v2/{repo}/manifests/v1", None),
+        case("v2: start upload", Role::Write, Method::POST, "/v2/{repo}/blobs/uploads/", None),
+    ]
+}
+
+/// Every case × every caller × public and private: 2xx when the role suffices, else 401 for
+/// anonymous callers and 403 for signed-in ones — except that a private repository is not
+/// revealed: without read on it a signed-in caller gets the same 403 as for a missing one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn permission_matrix() {
+    let e = env().await;
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for case in cases() {
+        for (repo, public) in [("acme/pub", true), ("acme/priv", false)] {
+            for who in Who::ALL {
+                let uri = case.uri.replace("{repo}", repo).replace("{digest}", &e.digest);
+                let auth = who.user().map(|u| basic(u, &format!("{u}-password")));
+                let r = e.send(case.method.clone(), &uri, auth.as_deref(), case.body).await;
+                let role = who.role().or((public).then_some(Role::Read));
+                let expected = match role {
+                    Some(r) if r >= case.needs => "2xx",
+                    _ if who == Who::Anonymous => "401",
+                    _ => "403",
+                };
+                let got = match r.status.as_u16() {
+                    200..=299 => "2xx",
+                    401 => "401",
+                    403 => "403",
+                    _ => "other",
+                };
+                checked += 1;
+                if got != expected {
+                    failures.push(format!("{} {repo} as {who:?}: expected {expected}, got {} {}", case.what, r.status, r.body));
+                }
+                if got == "401" && uri.starts_with("/v2/") {
+                    let challenge = r.headers.get(header::WWW_AUTHENTICATE).map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+                    if !challenge.starts_with("Bearer realm=\"http://registry.test/v2/auth\",service=\"quayside\",scope=\"repository:") {
+                        failures.push(format!("{} {repo}: 401 without a token challenge: {challenge:?}", case.what));
+                    }
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} of {checked} combinations wrong:\n{}", failures.len(), failures.join("\n"));
+    assert_eq!(checked, cases().len() * 2 * 6);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_only_repositories_refuse_every_mutation_with_503() {
+    let e = env().await;
+    for repo in ["acme/pub", "acme/priv"] {
+        e.reg.set_repository_state(&Caller::system(), &RepoPath::parse(repo).unwrap(), RepoState::ReadOnly).await.unwrap();
+    }
+    for who in [Who::Writer, Who::Boss, Who::Root] {
+        let auth = basic(who.user().unwrap(), &format!("{}-password", who.user().unwrap()));
+        for case in cases().into_iter().filter(|c| c.needs == Role::Write) {
+            let uri = case.uri.replace("{repo}", "acme/priv").replace("{digest}", &e.digest);
+            let r = e.send(case.method.clone(), &uri, Some(&auth), case.body).await;
+            assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{} as {who:?}: {}", case.what, r.body);
+        }
+    }
+    // The state itself can still be changed back by an admin.
+    let boss = basic("boss", "boss-password");
+    let r = e.send(Method::PUT, "/api/v1/repository/acme/priv/changestate", Some(&boss), Some(r#"{"state":"NORMAL"}"#)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_credentials_are_401_with_one_message() {
+    let e = env().await;
+    let forged_jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJyb290In0.c2lnbmF0dXJl";
+    for auth in [
+        basic("root", "wrong-password").as_str(),
+        basic("ghost", "whatever-password").as_str(),
+        "Basic not-base64!",
+        "Basic cm9vdA==",
+        "Bearer qs_not-a-real-token",
+        "Negotiate abc",
+        "Bearer",
+    ] {
+        for uri in ["/api/v1/repository/acme/pub/tag/", "/api/v1/repository/acme/nothing/tag/"] {
+            let r = e.send(Method::GET, uri, Some(auth), None).await;
+            assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{auth} {uri}: {}", r.body);
+            assert_eq!(r.body["message"], "Invalid username, password or token");
+        }
+        let r = e.send(Method::GET, "/v2/acme/pub/tags/list", Some(auth), None).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{auth}");
+    }
+    let r = e.send(Method::GET, "/v2/acme/pub/tags/list", Some(&format!("Bearer {forged_jwt}")), None).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    // An API token works as Bearer and as the Basic password, for its own user only.
+    let token = e.reg.create_token(&Caller::system(), "reader", "ci").await.unwrap();
+    let r = e.send(Method::GET, "/api/v1/repository/acme/priv/tag/", Some(&format!("Bearer {token}")), None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = e.send(Method::GET, "/api/v1/repository/acme/priv/tag/", Some(&basic("reader", &token)), None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = e.send(Method::GET, "/api/v1/repository/acme/priv/tag/", Some(&basic("root", &token)), None).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registry_token_flow() {
+    let e = env().await;
+    // The base endpoint challenges anonymous clients and accepts good credentials.
+    let r = e.send(Method::GET, "/v2/", None, None).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(r.headers[header::WWW_AUTHENTICATE], "Bearer realm=\"http://registry.test/v2/auth\",service=\"quayside\"");
+    assert_eq!(e.send(Method::GET, "/v2/", Some(&basic("root", "root-password")), None).await.status, StatusCode::OK);
+    assert_eq!(e.send(Method::GET, "/v2/", Some(&basic("root", "nope-nope")), None).await.status, StatusCode::UNAUTHORIZED);
+
+    let token_for = |auth: Option<String>, scope: &'static str| {
+        let e = &e;
+        async move {
+            let r = e.send(Method::GET, &format!("/v2/auth?service=quayside&scope={scope}"), auth.as_deref(), None).await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+            assert_eq!(r.body["expires_in"], 300);
+            format!("Bearer {}", r.body["token"].as_str().unwrap())
+        }
+    };
+    // A reader asking for pull and push gets pull only: reads work, pushes are refused (403).
+    let reader = token_for(Some(basic("reader", "reader-password")), "repository:acme/priv:pull,push").await;
+    assert_eq!(e.send(Method::GET, "/v2/acme/priv/tags/list", Some(&reader), None).await.status, StatusCode::OK);
+    let r = e.send(Method::POST, "/v2/acme/priv/blobs/uploads/", Some(&reader), None).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    // A token is for its scope only: another repository needs another token (401 + challenge).
+    let r = e.send(Method::GET, "/v2/acme/pub/tags/list", Some(&reader), None).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert!(r.headers[header::WWW_AUTHENTICATE].to_str().unwrap().ends_with("scope=\"repository:acme/pub:pull\""));
+    // Anonymous tokens: public pulls only; a private repository stays 401 and unrevealed.
+    let anon = token_for(None, "repository:acme/pub:pull").await;
+    let r = e.send(Method::GET, "/v2/acme/pub/manifests/v1", Some(&anon), None).await;
+    assert_eq!(r.status, StatusCode::OK, "{} {:?}", r.body, r.headers);
+    let anon_priv = token_for(None, "repository:acme/priv:pull").await;
+    assert_eq!(e.send(Method::GET, "/v2/acme/priv/manifests/v1", Some(&anon_priv), None).await.status, StatusCode::UNAUTHORIZED);
+    // No token needed for anonymous public pulls at all.
+    assert_eq!(e.send(Method::GET, "/v2/acme/pub/manifests/v1", None, None).await.status, StatusCode::OK);
+    // A writer's token pushes; a tampered token is refused.
+    let writer = token_for(Some(basic("writer", "writer-password")), "repository:acme/priv:pull,push").await;
+    let r = e.send(Method::POST, "/v2/acme/priv/blobs/uploads/", Some(&writer), None).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    let mut tampered = writer.clone();
+    tampered.pop();
+    tampered.push(if writer.ends_with('A') { 'B' } else { 'A' });
+    assert_eq!(e.send(Method::GET, "/v2/acme/priv/tags/list", Some(&tampered), None).await.status, StatusCode::UNAUTHORIZED);
+    // Wrong credentials at the token endpoint: 401, never an anonymous token.
+    let r =
+        e.send(Method::GET, "/v2/auth?service=quayside&scope=repository:acme/pub:pull", Some(&basic("reader", "bad-password")), None).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repositories_and_organizations_over_the_api() {
+    let e = env().await;
+    let writer = basic("writer", "writer-password");
+    // A user creates repositories in their own namespace, not in others'.
+    let r = e
+        .send(
+            Method::POST,
+            "/api/v1/repository",
+            Some(&writer),
+            Some(r#"{"namespace":"writer","repository":"app","visibility":"private","description":"mine"}"#),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let r = e
+        .send(Method::POST, "/api/v1/repository", Some(&writer), Some(r#"{"namespace":"acme","repository":"new","visibility":"private"}"#))
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    let r = e.send(Method::POST, "/api/v1/repository", None, Some(r#"{"namespace":"acme","repository":"x","visibility":"public"}"#)).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let r = e
+        .send(Method::POST, "/api/v1/repository", Some(&writer), Some(r#"{"namespace":"writer","repository":"b","visibility":"secret"}"#))
+        .await;
+    assert_eq!(
+        (r.status, r.body["message"].as_str().unwrap()),
+        (StatusCode::BAD_REQUEST, "Invalid visibility: secret (expected public or private)")
+    );
+    // Visibility: private → public makes it readable anonymously.
+    assert_eq!(e.send(Method::GET, "/api/v1/repository/writer/app/tag/", None, None).await.status, StatusCode::UNAUTHORIZED);
+    let r = e.send(Method::POST, "/api/v1/repository/writer/app/changevisibility", Some(&writer), Some(r#"{"visibility":"public"}"#)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(e.send(Method::GET, "/api/v1/repository/writer/app/tag/", None, None).await.status, StatusCode::OK);
+    // Organizations: the creator administers it; grants give others access.
+    let r = e.send(Method::POST, "/api/v1/organization/", Some(&writer), Some(r#"{"name":"team"}"#)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let r = e
+        .send(Method::POST, "/api/v1/repository", Some(&writer), Some(r#"{"namespace":"team","repository":"svc","visibility":"private"}"#))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let reader = basic("reader", "reader-password");
+    assert_eq!(e.send(Method::GET, "/api/v1/repository/team/svc/tag/", Some(&reader), None).await.status, StatusCode::FORBIDDEN);
+    let r = e.send(Method::PUT, "/api/v1/repository/team/svc/permissions/user/reader", Some(&writer), Some(r#"{"role":"read"}"#)).await;
+    assert_eq!((r.status, r.body["role"].as_str()), (StatusCode::OK, Some("read")));
+    assert_eq!(e.send(Method::GET, "/api/v1/repository/team/svc/tag/", Some(&reader), None).await.status, StatusCode::OK);
+    let r = e.send(Method::GET, "/api/v1/repository/team/svc/permissions/user/", Some(&writer), None).await;
+    assert_eq!(r.body["permissions"]["reader"]["role"], "read");
+    let r = e.send(Method::PUT, "/api/v1/repository/team/svc/permissions/user/reader", Some(&writer), Some(r#"{"role":"owner"}"#)).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let r = e.send(Method::DELETE, "/api/v1/repository/team/svc/permissions/user/reader", Some(&writer), None).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    assert_eq!(e.send(Method::GET, "/api/v1/repository/team/svc/tag/", Some(&reader), None).await.status, StatusCode::FORBIDDEN);
+    // The repository list shows each caller what they may read.
+    let r = e.send(Method::GET, "/api/v1/repository", None, None).await;
+    let names: Vec<_> = r.body["repositories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| format!("{}/{}", r["namespace"].as_str().unwrap(), r["name"].as_str().unwrap()))
+        .collect();
+    assert_eq!(names, ["acme/pub", "writer/app"]);
+}
