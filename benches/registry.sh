@@ -35,7 +35,10 @@ echo "image set: $IMAGES images, $(( total_bytes / 1024 / 1024 )) MiB of blobs"
 
 # --- the two registries -----------------------------------------------------------------------
 mkdir -p "$work/q" "$work/d"
-"$bin" serve --listen 127.0.0.1:$QPORT --data-dir "$work/q" >"$work/q.log" 2>&1 & pids+=($!)
+# Quayside requires sign-in: every client call below carries the superuser's credentials (the
+# peer runs without auth and ignores them). /v2 clients go through the token flow as in production.
+CREDS=admin:bench-password
+QUAYSIDE_ADMIN_PASSWORD=${CREDS#admin:} "$bin" serve --listen 127.0.0.1:$QPORT --data-dir "$work/q" >"$work/q.log" 2>&1 & pids+=($!)
 cat > "$work/d.yml" <<YML
 version: 0.1
 log: { level: error }
@@ -46,7 +49,7 @@ http: { addr: 127.0.0.1:$DPORT }
 YML
 docker-registry serve "$work/d.yml" >"$work/d.log" 2>&1 & pids+=($!)
 for port in $QPORT $DPORT; do
-  for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/v2/" >/dev/null && break; sleep 0.2; done
+  for _ in $(seq 50); do curl -sf -u "$CREDS" "http://127.0.0.1:$port/v2/" >/dev/null && break; sleep 0.2; done
 done
 
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
@@ -60,12 +63,12 @@ for name in quayside distribution; do
   for r in $(seq 1 "$ROUNDS"); do
     t0=$(now)
     for i in $(seq 1 "$IMAGES"); do
-      skopeo copy -q --dest-tls-verify=false "oci:$layout:img$i" "docker://127.0.0.1:$port/bench/round$r-img$i:latest" >/dev/null
+      skopeo copy -q --dest-tls-verify=false --dest-creds "$CREDS" "oci:$layout:img$i" "docker://127.0.0.1:$port/bench/round$r-img$i:latest" >/dev/null
     done
     t1=$(now)
     rm -rf "$work/pull"
     for i in $(seq 1 "$IMAGES"); do
-      skopeo copy -q --src-tls-verify=false "docker://127.0.0.1:$port/bench/round$r-img$i:latest" "oci:$work/pull:img$i" >/dev/null
+      skopeo copy -q --src-tls-verify=false --src-creds "$CREDS" "docker://127.0.0.1:$port/bench/round$r-img$i:latest" "oci:$work/pull:img$i" >/dev/null
     done
     t2=$(now)
     echo "$total_bytes / ($t1 - $t0) / 1048576" | bc -l >> "$work/$name.push"
@@ -83,12 +86,12 @@ for name in quayside distribution; do
   port=$([ $name = quayside ] && echo $QPORT || echo $DPORT)
   : > "$work/$name.rawpush"; : > "$work/$name.rawpull"
   for r in $(seq 1 $((ROUNDS * 2 - 1))); do
-    loc=$(curl -sf -D - -o /dev/null -X POST "http://127.0.0.1:$port/v2/bench/raw$r/blobs/uploads/" | awk -F': ' 'tolower($1) == "location" { print $2 }' | tr -d '\r')
+    loc=$(curl -sf -u "$CREDS" -D - -o /dev/null -X POST "http://127.0.0.1:$port/v2/bench/raw$r/blobs/uploads/" | awk -F': ' 'tolower($1) == "location" { print $2 }' | tr -d '\r')
     case "$loc" in http*) ;; *) loc="http://127.0.0.1:$port$loc" ;; esac
     case "$loc" in *\?*) sep='&' ;; *) sep='?' ;; esac
-    curl -sf -o /dev/null -w '%{speed_upload}\n' -X PUT -H 'Content-Type: application/octet-stream' \
+    curl -sf -u "$CREDS" -o /dev/null -w '%{speed_upload}\n' -X PUT -H 'Content-Type: application/octet-stream' \
       --data-binary @"$work/blob.bin" "$loc${sep}digest=$blob_digest" | awk '{ print $1 / 1048576 }' >> "$work/$name.rawpush"
-    curl -sf -o /dev/null -w '%{speed_download}\n' "http://127.0.0.1:$port/v2/bench/raw$r/blobs/$blob_digest" \
+    curl -sf -u "$CREDS" -o /dev/null -w '%{speed_download}\n' "http://127.0.0.1:$port/v2/bench/raw$r/blobs/$blob_digest" \
       | awk '{ print $1 / 1048576 }' >> "$work/$name.rawpull"
   done
   rawpush[$name]=$(median < "$work/$name.rawpush")
@@ -99,18 +102,18 @@ done
 for name in quayside distribution; do
   port=$([ $name = quayside ] && echo $QPORT || echo $DPORT)
   ref="docker://127.0.0.1:$port/bench/tags:t0"
-  skopeo copy -q --dest-tls-verify=false "oci:$layout:img1" "$ref" >/dev/null
-  skopeo inspect --raw --tls-verify=false "$ref" > "$work/manifest.json"
+  skopeo copy -q --dest-tls-verify=false --dest-creds "$CREDS" "oci:$layout:img1" "$ref" >/dev/null
+  skopeo inspect --raw --tls-verify=false --creds "$CREDS" "$ref" > "$work/manifest.json"
   mt=$(jq -r '.mediaType // "application/vnd.oci.image.manifest.v1+json"' "$work/manifest.json")
-  seq 1 $((TAGS - 1)) | xargs -P 8 -I{} curl -sf -o /dev/null -X PUT -H "Content-Type: $mt" \
+  seq 1 $((TAGS - 1)) | xargs -P 8 -I{} curl -sf -u "$CREDS" -o /dev/null -X PUT -H "Content-Type: $mt" \
     --data-binary @"$work/manifest.json" "http://127.0.0.1:$port/v2/bench/tags/manifests/t{}"
-  count=$(curl -sf "http://127.0.0.1:$port/v2/bench/tags/tags/list?n=100000" | jq '.tags | length')
+  count=$(curl -sf -u "$CREDS" "http://127.0.0.1:$port/v2/bench/tags/tags/list?n=100000" | jq '.tags | length')
   [ "$count" = "$TAGS" ] || { echo "$name lists $count tags, expected $TAGS"; exit 1; }
 done
 declare -A rps p99
 for name in quayside distribution; do
   port=$([ $name = quayside ] && echo $QPORT || echo $DPORT)
-  out=$(wrk -t2 -c16 -d"${WRK_SECONDS}s" --latency "http://127.0.0.1:$port/v2/bench/tags/tags/list?n=$TAGS")
+  out=$(wrk -t2 -c16 -d"${WRK_SECONDS}s" --latency -H "Authorization: Basic $(printf %s "$CREDS" | base64)" "http://127.0.0.1:$port/v2/bench/tags/tags/list?n=$TAGS")
   rps[$name]=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
   p99[$name]=$(echo "$out" | awk '$1 == "99%" {print $2}')
   errors=$(echo "$out" | awk '/Non-2xx|Socket errors/ {print}')
