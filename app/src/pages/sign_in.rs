@@ -25,7 +25,7 @@ pub fn SignInPage() -> impl IntoView {
                 <input id="username" name="username" autocomplete="username" required />
                 <label for="password">"Password"</label>
                 <input id="password" name="password" type="password" autocomplete="current-password" required />
-                <input type="hidden" name="next" prop:value=move || next.get() />
+                <input type="hidden" name="next" value=move || next.get() />
                 <button type="submit" disabled=move || sign_in.pending().get()>"Sign in"</button>
             </ActionForm>
         </section>
