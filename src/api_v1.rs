@@ -29,6 +29,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/repository", get(list_repositories).post(create_repository))
         .route("/api/v1/organization", post(create_organization))
         .route("/api/v1/organization/", post(create_organization))
+        .route("/api/v1/organization/{ns}/logs", get(namespace_logs))
         .route("/api/v1/repository/{*rest}", any(dispatch))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
 }
@@ -148,6 +149,7 @@ enum Target<'a> {
     Permission(&'a str, &'a str),
     Visibility(&'a str),
     State(&'a str),
+    Logs(&'a str),
 }
 
 fn target(rest: &str) -> Option<Target<'_>> {
@@ -156,6 +158,9 @@ fn target(rest: &str) -> Option<Target<'_>> {
     }
     if let Some(repo) = rest.strip_suffix("/changestate") {
         return Some(Target::State(repo));
+    }
+    if let Some(repo) = rest.strip_suffix("/logs") {
+        return Some(Target::Logs(repo));
     }
     if let Some(repo) = rest.strip_suffix("/permissions/user/").or_else(|| rest.strip_suffix("/permissions/user")) {
         return Some(Target::Permissions(repo));
@@ -363,6 +368,7 @@ async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
         (Some(Target::Permission(r, u)), &Method::DELETE) => delete_permission(reg, r, u, who).await,
         (Some(Target::Visibility(r)), &Method::POST) => change_visibility(reg, r, who, req).await,
         (Some(Target::State(r)), &Method::PUT) => change_state(reg, r, who, req).await,
+        (Some(Target::Logs(r)), &Method::GET) => repository_logs(reg, r, who, &uri).await,
         (Some(_), _) => Err(ApiError(StatusCode::METHOD_NOT_ALLOWED, format!("{method} is not allowed here"))),
         (None, _) => Err(ApiError(StatusCode::NOT_FOUND, "Not found".into())),
     };
@@ -554,6 +560,141 @@ async fn change_state(reg: &Registry, r: &str, who: &Caller, req: Request) -> Ap
     Ok(Json(json!({ "success": true })).into_response())
 }
 
+// ---- audit logs -------------------------------------------------------------------------------
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LogQuery {
+    page: Option<u32>,
+    limit: Option<u32>,
+    action: Option<String>,
+    performer: Option<String>,
+    /// Unix seconds or `YYYY-MM-DD` (UTC, from the start of that day).
+    starttime: Option<String>,
+    /// Unix seconds or `YYYY-MM-DD` (UTC, up to the end of that day).
+    endtime: Option<String>,
+    /// `json` (default, one page) or `csv` / `ndjson` (every matching record, as a download).
+    format: Option<String>,
+}
+
+/// Most records one download carries.
+const MAX_EXPORT_ROWS: usize = 100_000;
+
+fn log_time(s: &str, end_of_day: bool) -> Result<Millis, ApiError> {
+    if let Ok(secs) = s.parse::<i64>() {
+        return secs.checked_mul(1000).ok_or_else(|| ApiError::bad_request(format!("Invalid time: {s}")));
+    }
+    let day = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map_err(|_| ApiError::bad_request(format!("Invalid time: {s} (expected Unix seconds or YYYY-MM-DD)")))?;
+    let day = if end_of_day { day.succ_opt().unwrap_or(day) } else { day };
+    Ok(day.and_hms_opt(0, 0, 0).map(|t| t.and_utc().timestamp_millis()).unwrap_or_default())
+}
+
+fn log_json(e: &registry::AuditEntry) -> Value {
+    json!({
+        "kind": e.action,
+        "metadata": e.data,
+        "ip": e.address,
+        "datetime": rfc2822(e.created_ms),
+        "performer": { "kind": "user", "name": e.actor },
+    })
+}
+
+#[derive(Clone, Copy)]
+enum Scope<'a> {
+    Repository(&'a RepoPath),
+    Namespace(&'a registry::NamespaceName),
+}
+
+async fn logs(reg: &Registry, who: &Caller, scope: Scope<'_>, uri: &Uri) -> ApiResult {
+    let Query(q) = Query::<LogQuery>::try_from_uri(uri).map_err(|e| ApiError::bad_request(format!("Invalid query: {e}")))?;
+    let mut params = registry::AuditParams {
+        action: q.action,
+        actor: q.performer,
+        since_ms: q.starttime.as_deref().map(|s| log_time(s, false)).transpose()?,
+        until_ms: q.endtime.as_deref().map(|s| log_time(s, true)).transpose()?,
+        page: q.page,
+        limit: q.limit,
+    };
+    let fetch = |params: registry::AuditParams| async move {
+        match scope {
+            Scope::Repository(path) => reg.audit_log(who, path, &params).await,
+            Scope::Namespace(ns) => reg.namespace_audit_log(who, ns, &params).await,
+        }
+    };
+    let format = q.format.as_deref().unwrap_or("json");
+    if format == "json" {
+        let page = fetch(params).await?;
+        let logs: Vec<_> = page.items.iter().map(log_json).collect();
+        return Ok(Json(json!({ "logs": logs, "page": page.page, "has_additional": page.has_additional })).into_response());
+    }
+    if !matches!(format, "csv" | "ndjson") {
+        return Err(ApiError::bad_request(format!("Invalid format: {format} (expected json, csv or ndjson)")));
+    }
+    // Every matching record, page by page, up to the export cap.
+    params.limit = Some(registry::AuditParams::MAX_LIMIT);
+    let mut rows = Vec::new();
+    for page in 1.. {
+        params.page = Some(page);
+        let p = fetch(params.clone()).await?;
+        rows.extend(p.items);
+        if !p.has_additional || rows.len() >= MAX_EXPORT_ROWS {
+            break;
+        }
+    }
+    rows.truncate(MAX_EXPORT_ROWS);
+    let (body, content_type) = if format == "csv" {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        let write = |w: &mut csv::Writer<Vec<u8>>| -> Result<(), csv::Error> {
+            w.write_record(["datetime", "performer", "ip", "kind", "repository", "metadata"])?;
+            for e in &rows {
+                let repo = match (e.data["namespace"].as_str(), e.data["repo"].as_str()) {
+                    (Some(ns), Some(r)) => format!("{ns}/{r}"),
+                    _ => String::new(),
+                };
+                let time = DateTime::from_timestamp_millis(e.created_ms).map(|t| t.to_rfc3339()).unwrap_or_default();
+                w.write_record([time.as_str(), &e.actor, e.address.as_deref().unwrap_or(""), &e.action, &repo, &e.data.to_string()])?;
+            }
+            w.flush()?;
+            Ok(())
+        };
+        write(&mut w).map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("Cannot write CSV: {e}")))?;
+        (w.into_inner().unwrap_or_default(), "text/csv; charset=utf-8")
+    } else {
+        let mut out = Vec::new();
+        for e in &rows {
+            out.extend_from_slice(log_json(e).to_string().as_bytes());
+            out.push(b'\n');
+        }
+        (out, "application/x-ndjson")
+    };
+    let filename = format!("attachment; filename=\"audit-log.{format}\"");
+    let mut resp = (StatusCode::OK, body).into_response();
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Ok(v) = HeaderValue::from_str(&filename) {
+        resp.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(resp)
+}
+
+async fn repository_logs(reg: &Registry, r: &str, who: &Caller, uri: &Uri) -> ApiResult {
+    let path = repo(r)?;
+    logs(reg, who, Scope::Repository(&path), uri).await
+}
+
+/// `GET /api/v1/organization/{ns}/logs`: a namespace's audit records (namespace admins).
+async fn namespace_logs(State(state): State<AppState>, axum::extract::Path(ns): axum::extract::Path<String>, req: Request) -> Response {
+    let uri = req.uri().clone();
+    let who = caller(&state.auth, &req);
+    drop(req);
+    let result = async {
+        let who = who.await?;
+        let ns = registry::NamespaceName::parse(&ns).map_err(|e| ApiError(StatusCode::NOT_FOUND, e.to_string()))?;
+        logs(&state.registry, &who, Scope::Namespace(&ns), &uri).await
+    };
+    result.await.unwrap_or_else(IntoResponse::into_response)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -572,6 +713,7 @@ mod tests {
         assert_eq!(target("acme/app/permissions/user/bob"), Some(Target::Permission("acme/app", "bob")));
         assert_eq!(target("acme/app/changevisibility"), Some(Target::Visibility("acme/app")));
         assert_eq!(target("acme/app/changestate"), Some(Target::State("acme/app")));
+        assert_eq!(target("acme/app/logs"), Some(Target::Logs("acme/app")));
     }
 
     #[test]

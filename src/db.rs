@@ -381,12 +381,20 @@ impl Store for SqlStore {
         rows.iter().map(label_from).collect()
     }
 
-    async fn audit_log(&self, repository_id: i64, page: u32, limit: u32) -> Result<Page<AuditEntry>> {
+    async fn audit_log(&self, q: &AuditQuery) -> Result<Page<AuditEntry>> {
+        let (page, limit) = (q.page, q.limit);
         let rows = sqlx::query(
             "SELECT id, namespace_id, repository_id, actor, address, action, data, created_ms FROM audit_log \
-             WHERE repository_id = $1 ORDER BY created_ms DESC, id DESC LIMIT $2 OFFSET $3",
+             WHERE namespace_id = $1 AND ($2 IS NULL OR repository_id = $2) AND ($3 IS NULL OR action = $3) \
+               AND ($4 IS NULL OR actor = $4) AND ($5 IS NULL OR created_ms >= $5) AND ($6 IS NULL OR created_ms < $6) \
+             ORDER BY created_ms DESC, id DESC LIMIT $7 OFFSET $8",
         )
-        .bind(repository_id)
+        .bind(q.namespace_id)
+        .bind(q.repository_id)
+        .bind(q.action.clone())
+        .bind(q.actor.clone())
+        .bind(q.since_ms)
+        .bind(q.until_ms)
         .bind(i64::from(limit) + 1)
         .bind(offset(page, limit))
         .fetch_all(&self.read)

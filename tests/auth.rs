@@ -357,3 +357,62 @@ async fn repositories_and_organizations_over_the_api() {
         .collect();
     assert_eq!(names, ["acme/pub", "writer/app"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_logs_filter_page_and_download() {
+    let e = env().await;
+    let (boss, writer) = (basic("boss", "boss-password"), basic("writer", "writer-password"));
+    let tomorrow = SystemClock.now_ms() / 1000 + 86_400;
+    let r =
+        e.send(Method::PUT, "/api/v1/repository/acme/priv/tag/v1", Some(&writer), Some(&format!(r#"{{"expiration": {tomorrow}}}"#))).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    // Repository admins read the log, newest first, with Quay's record shape.
+    let r = e.send(Method::GET, "/api/v1/repository/acme/priv/logs", Some(&boss), None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let logs = r.body["logs"].as_array().unwrap();
+    assert_eq!(logs[0]["kind"], "change_tag_expiration");
+    assert_eq!(logs[0]["performer"]["name"], "writer");
+    assert_eq!(logs[0]["metadata"]["tag"], "v1");
+    assert!(logs.iter().any(|l| l["kind"] == "change_repo_permission" && l["metadata"]["username"] == "boss"));
+    // Filters: actor, action, time range; a bad time is a 400.
+    let r = e.send(Method::GET, "/api/v1/repository/acme/priv/logs?performer=writer", Some(&boss), None).await;
+    assert_eq!(r.body["logs"].as_array().unwrap().len(), 1);
+    let r = e.send(Method::GET, "/api/v1/repository/acme/priv/logs?action=change_repo_permission", Some(&boss), None).await;
+    let kinds: Vec<_> = r.body["logs"].as_array().unwrap().iter().map(|l| l["kind"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(kinds.len(), 3, "reader, writer and boss were granted a role: {kinds:?}");
+    assert!(kinds.iter().all(|k| k == "change_repo_permission"));
+    let r = e.send(Method::GET, "/api/v1/repository/acme/priv/logs?starttime=2100-01-01", Some(&boss), None).await;
+    assert_eq!(r.body["logs"], serde_json::json!([]));
+    let r = e.send(Method::GET, "/api/v1/repository/acme/priv/logs?starttime=yesterday", Some(&boss), None).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let r = e.send(Method::GET, "/api/v1/repository/acme/priv/logs?starttime=2000-01-02&endtime=2000-01-01", Some(&boss), None).await;
+    assert_eq!(
+        (r.status, r.body["message"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("The start of the time range must be before its end"))
+    );
+    let r = e.send(Method::GET, "/api/v1/repository/acme/priv/logs?limit=2&page=2", Some(&boss), None).await;
+    assert_eq!((r.body["page"].as_u64(), r.body["logs"].as_array().unwrap().len()), (Some(2), 2));
+    // Writers and readers may not read it; anonymous callers are asked to sign in.
+    assert_eq!(e.send(Method::GET, "/api/v1/repository/acme/priv/logs", Some(&writer), None).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(e.send(Method::GET, "/api/v1/repository/acme/pub/logs", None, None).await.status, StatusCode::UNAUTHORIZED);
+    // Namespace logs: namespace admins (here only the superuser), every repository in it.
+    let root = basic("root", "root-password");
+    let r = e.send(Method::GET, "/api/v1/organization/acme/logs?action=create_repo", Some(&root), None).await;
+    let repos: Vec<_> = r.body["logs"].as_array().unwrap().iter().map(|l| l["metadata"]["repo"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(repos, ["priv", "pub"]);
+    assert_eq!(e.send(Method::GET, "/api/v1/organization/acme/logs", Some(&boss), None).await.status, StatusCode::FORBIDDEN);
+    // Downloads: every matching record as CSV or JSON lines.
+    let req = Request::get("/api/v1/repository/acme/priv/logs?format=csv&action=change_repo_permission")
+        .header(header::AUTHORIZATION, &boss)
+        .body(Body::empty())
+        .unwrap();
+    let resp = e.router.clone().oneshot(req).await.unwrap();
+    assert_eq!(resp.headers()[header::CONTENT_TYPE], "text/csv; charset=utf-8");
+    let csv = String::from_utf8(resp.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+    let lines: Vec<_> = csv.lines().collect();
+    assert_eq!(lines[0], "datetime,performer,ip,kind,repository,metadata");
+    assert_eq!(lines.len(), 4, "a header and three records");
+    assert!(lines[1].contains(",(system),,change_repo_permission,acme/priv,\"{"), "{}", lines[1]);
+    let r = e.send(Method::GET, "/api/v1/repository/acme/priv/logs?format=xml", Some(&boss), None).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+}

@@ -191,7 +191,7 @@ async fn expiration_rules(b: Backend) {
     f.reg.set_expiration(&f.admin, &f.repo, &tag("v1"), None).await.unwrap();
     let changes = f.actions().await.iter().filter(|a| *a == "change_tag_expiration").count();
     assert_eq!(changes, 4);
-    let log = f.reg.audit_log(&f.admin, &f.repo, 1, 1).await.unwrap();
+    let log = f.reg.audit_log(&f.admin, &f.repo, &AuditParams { limit: Some(1), ..Default::default() }).await.unwrap();
     assert_eq!(log.items[0].data["old_expiration_ms"], serde_json::json!(start + 2 * DAY_MS));
     assert_eq!(log.items[0].data["expiration_ms"], serde_json::Value::Null);
     // A tag that is not alive: 404.
@@ -556,7 +556,7 @@ async fn user_labels(b: Backend) {
     f.reg.delete_label(&f.admin, &f.repo, &m.digest, &api.id).await.unwrap();
     assert!(matches!(f.reg.label(&f.admin, &f.repo, &m.digest, &api.id).await, Err(Error::NotFound(_))));
     assert!(matches!(f.reg.delete_label(&f.admin, &f.repo, &m.digest, &api.id).await, Err(Error::NotFound(_))));
-    let log = f.reg.audit_log(&f.admin, &f.repo, 1, 1).await.unwrap();
+    let log = f.reg.audit_log(&f.admin, &f.repo, &AuditParams { limit: Some(1), ..Default::default() }).await.unwrap();
     assert_eq!(log.items[0].action, "manifest_label_delete");
     assert_eq!(log.items[0].data["key"], "git-sha");
     assert_eq!(log.items[0].data["manifest_digest"], m.digest.as_str());

@@ -262,6 +262,24 @@ async fn cross_site_form_posts_are_refused() {
 }
 
 #[tokio::test]
+async fn the_activity_page_lists_audit_records_for_admins() {
+    let (router, _dir) = app().await;
+    let cookie = admin_cookie(&router).await;
+    let (status, html) = get_as(&router, "/repository/acme/web/logs", Some(&cookie)).await;
+    assert_eq!(status, StatusCode::OK);
+    let table = html.find("id=\"audit\"").expect("the audit table is in the HTML");
+    assert!(!html[..table].contains("<template"));
+    assert!(html.contains("<code>create_tag</code>") && html.contains("<code>move_tag</code>"));
+    assert!(html.contains("/api/v1/repository/acme/web/logs?format=csv"), "a CSV download link");
+    let (_, filtered) = get_as(&router, "/repository/acme/web/logs?action=revert_tag", Some(&cookie)).await;
+    assert!(filtered.contains("<code>revert_tag</code>") && !filtered.contains("<code>create_tag</code>"));
+    // Not for anonymous visitors, even on a public repository.
+    let (status, html) = get(&router, "/repository/acme/web/logs").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(html.contains("Sign in to see it"));
+}
+
+#[tokio::test]
 async fn unknown_pages_are_http_404() {
     let (router, _dir) = app().await;
     let (status, html) = get(&router, "/no/such/page").await;

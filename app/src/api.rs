@@ -139,3 +139,29 @@ pub async fn restore_tag(repository: String, tag: String, digest: String, back: 
     leptos_axum::redirect(&crate::components::url::back_with_message(&back, &message));
     Ok(message)
 }
+
+/// One page of a repository's audit records, with the server's clock.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditList {
+    pub repository: String,
+    pub page: Page<registry::AuditEntry>,
+    pub now_ms: Millis,
+}
+
+/// Audit records per page on the activity page.
+pub const AUDIT_PAGE_SIZE: u32 = 50;
+
+/// The repository's activity (audit records), newest first, filtered by action and actor.
+#[server(prefix = "/rpc", endpoint = "audit", input = GetUrl)]
+pub async fn list_audit(
+    repository: String,
+    action: Option<String>,
+    actor: Option<String>,
+    page: Option<u32>,
+) -> Result<AuditList, AppError> {
+    let (registry, caller) = server::context().await?;
+    let path = registry::RepoPath::parse(&repository).map_err(registry::Error::from)?;
+    let params = registry::AuditParams { action, actor, page, limit: Some(AUDIT_PAGE_SIZE), ..Default::default() };
+    let page = registry.audit_log(&caller, &path, &params).await?;
+    Ok(AuditList { repository: path.to_string(), page, now_ms: registry.now_ms() })
+}

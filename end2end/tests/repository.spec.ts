@@ -94,3 +94,19 @@ test.describe("accounts", () => {
     await context.close();
   });
 });
+
+test.describe("activity", () => {
+  test("the audit records page filters by action, without JavaScript", async ({ browser }) => {
+    const context = await browser.newContext({ javaScriptEnabled: false });
+    const page = await context.newPage();
+    await signIn(page, "/repository/acme/web/logs");
+    await expect(page.locator("#audit tbody tr").first()).toBeVisible();
+    await page.locator("#audit-action").selectOption("move_tag");
+    await page.getByRole("button", { name: "Filter" }).click();
+    await expect(page).toHaveURL(/\/repository\/acme\/web\/logs\?action=move_tag/);
+    const rows = page.locator("#audit tbody tr");
+    await expect(rows.first()).toContainText("move_tag");
+    expect(await rows.filter({ hasNotText: "move_tag" }).count()).toBe(0);
+    await context.close();
+  });
+});

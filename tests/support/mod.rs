@@ -142,7 +142,7 @@ impl Fixture {
     }
 
     pub async fn actions(&self) -> Vec<String> {
-        let log = self.reg.audit_log(&self.admin, &self.repo, 1, 100).await.unwrap();
+        let log = self.reg.audit_log(&self.admin, &self.repo, &AuditParams { limit: Some(100), ..Default::default() }).await.unwrap();
         log.items.into_iter().rev().map(|e| e.action).collect()
     }
 

@@ -110,6 +110,41 @@ pub struct HistoryParams {
     pub filter: Option<String>,
 }
 
+/// Audit listing filters, as a URL or form gives them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AuditParams {
+    pub action: Option<String>,
+    pub actor: Option<String>,
+    pub since_ms: Option<Millis>,
+    pub until_ms: Option<Millis>,
+    pub page: Option<u32>,
+    pub limit: Option<u32>,
+}
+
+impl AuditParams {
+    /// Most records one page may hold (downloads page through with it).
+    pub const MAX_LIMIT: u32 = 1000;
+
+    fn query(&self, namespace_id: i64, repository_id: Option<i64>) -> Result<AuditQuery> {
+        if let (Some(a), Some(b)) = (self.since_ms, self.until_ms) {
+            if a >= b {
+                return Err(Error::invalid("The start of the time range must be before its end"));
+            }
+        }
+        let text = |v: &Option<String>| v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
+        Ok(AuditQuery {
+            namespace_id,
+            repository_id,
+            action: text(&self.action),
+            actor: text(&self.actor),
+            since_ms: self.since_ms,
+            until_ms: self.until_ms,
+            page: self.page.unwrap_or(1).max(1),
+            limit: self.limit.unwrap_or(50).clamp(1, Self::MAX_LIMIT),
+        })
+    }
+}
+
 /// The registry service. Cheap to clone; build it once at start-up.
 #[derive(Clone)]
 pub struct Registry {
@@ -429,9 +464,19 @@ impl Registry {
         Ok((m, bytes))
     }
 
-    pub async fn audit_log(&self, caller: &Caller, path: &RepoPath, page: u32, limit: u32) -> Result<Page<AuditEntry>> {
-        let repo = self.readable(caller, path).await?;
-        self.store.audit_log(repo.id, page.max(1), limit.clamp(1, 100)).await
+    /// The repository's audit records, newest first (repository admins).
+    pub async fn audit_log(&self, caller: &Caller, path: &RepoPath, p: &AuditParams) -> Result<Page<AuditEntry>> {
+        let repo = self.repository_for(caller, path, Role::Admin).await?;
+        self.store.audit_log(&p.query(repo.namespace_id, Some(repo.id))?).await
+    }
+
+    /// Every audit record of a namespace (its repositories and the namespace itself), newest
+    /// first (namespace admins).
+    pub async fn namespace_audit_log(&self, caller: &Caller, namespace: &NamespaceName, p: &AuditParams) -> Result<Page<AuditEntry>> {
+        let ns = self.store.namespace_by_name(namespace).await?;
+        self.authorize_namespace(caller, ns.as_ref(), namespace, Role::Admin).await?;
+        let ns = ns.ok_or_else(|| Error::not_found(format!("Namespace '{namespace}' not found")))?;
+        self.store.audit_log(&p.query(ns.id, None)?).await
     }
 
     // ---- manifests and tags ----------------------------------------------------------------

@@ -44,6 +44,25 @@ pub struct RepositoryQuery {
     pub limit: u32,
 }
 
+/// Filters of an audit log listing: a namespace's records, or one repository's.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditQuery {
+    pub namespace_id: i64,
+    pub repository_id: Option<i64>,
+    /// Exact action (`create_tag`, `change_repo_permission`, …).
+    pub action: Option<String>,
+    /// Exact actor name.
+    pub actor: Option<String>,
+    /// Records at or after this time.
+    pub since_ms: Option<Millis>,
+    /// Records before this time.
+    pub until_ms: Option<Millis>,
+    /// 1-based.
+    pub page: u32,
+    /// 1..=1000.
+    pub limit: u32,
+}
+
 /// Whose view a listing is: which private repositories it includes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Viewer {
@@ -82,7 +101,7 @@ pub trait Store: Send + Sync + 'static {
     async fn manifest_bytes(&self, manifest_id: i64) -> Result<Vec<u8>>;
     async fn manifest_by_digest(&self, repository_id: i64, digest: &Digest) -> Result<Option<Manifest>>;
     async fn labels(&self, manifest_id: i64, key_prefix: Option<&str>) -> Result<Vec<Label>>;
-    async fn audit_log(&self, repository_id: i64, page: u32, limit: u32) -> Result<Page<AuditEntry>>;
+    async fn audit_log(&self, q: &AuditQuery) -> Result<Page<AuditEntry>>;
 
     /// The size of a blob the repository may read.
     async fn blob_size(&self, repository_id: i64, digest: &Digest) -> Result<Option<i64>>;

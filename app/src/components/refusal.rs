@@ -28,7 +28,7 @@ pub fn Refusal(error: AppError, back: String) -> impl IntoView {
             let href = url::with_query("/signin", &[("next", back)]);
             view! {
                 <div class="refusal" role="alert">
-                    <p>"This repository is private, or does not exist. Sign in to see it."</p>
+                    <p>"This page is not public: the repository is private or does not exist, or the page needs a role on it. Sign in to see it."</p>
                     <p><a class="button" href=href>"Sign in"</a></p>
                 </div>
             }

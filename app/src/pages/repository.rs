@@ -1,5 +1,6 @@
-//! `/repository/{ns}/{repo}` (active tags) and `/repository/{ns}/{repo}/history` (every tag row,
-//! alive and ended). Filter and page live in the URL; both pages work without JavaScript.
+//! `/repository/{ns}/{repo}` (active tags), `/repository/{ns}/{repo}/history` (every tag row,
+//! alive and ended) and `/repository/{ns}/{repo}/logs` (the audit records). Filters and page live
+//! in the URL; every page works without JavaScript.
 
 use leptos::form::ActionForm;
 use leptos::prelude::*;
@@ -7,7 +8,7 @@ use leptos_router::components::Form;
 use leptos_router::hooks::{use_location, use_params_map, use_query_map};
 use registry::TagView;
 
-use crate::api::{list_tags, RestoreTag, TagList};
+use crate::api::{list_audit, list_tags, RestoreTag, TagList};
 use crate::components::format;
 use crate::components::pager::Pager;
 use crate::components::refusal::Refusal;
@@ -22,8 +23,50 @@ fn split_view(path: &str) -> (String, bool) {
     }
 }
 
+/// The repository's tabs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tab {
+    Tags,
+    History,
+    Activity,
+}
+
+/// The repository a `/logs` path names, if it is one.
+fn activity_repository(path: &str) -> Option<String> {
+    path.strip_suffix("/logs").map(str::to_owned)
+}
+
 #[component]
 pub fn RepositoryPage() -> impl IntoView {
+    let params = use_params_map();
+    let is_activity = Memo::new(move |_| params.read().get("rest").unwrap_or_default().ends_with("/logs"));
+    move || if is_activity.get() { view! { <ActivityView /> }.into_any() } else { view! { <TagsView /> }.into_any() }
+}
+
+/// The breadcrumb, title and tabs every repository page shares.
+#[component]
+fn RepositoryHead(#[prop(into)] repository: Signal<String>, #[prop(into)] tab: Signal<Tab>) -> impl IntoView {
+    let base = move || format!("/repository/{}", repository.get());
+    let current = move |t: Tab| move || (tab.get() == t).then_some("page");
+    view! {
+        <nav class="crumbs" aria-label="Breadcrumb">
+            <a href="/repository/">"Repositories"</a>
+            " / "
+            <span>{move || repository.get()}</span>
+        </nav>
+        <header class="page-head">
+            <h1>{move || repository.get()}</h1>
+        </header>
+        <nav class="tabs" aria-label="Repository">
+            <a href=base aria-current=current(Tab::Tags)>"Tags"</a>
+            <a href=move || format!("{}/history", base()) aria-current=current(Tab::History)>"History"</a>
+            <a href=move || format!("{}/logs", base()) aria-current=current(Tab::Activity)>"Activity"</a>
+        </nav>
+    }
+}
+
+#[component]
+fn TagsView() -> impl IntoView {
     let params = use_params_map();
     let query = use_query_map();
     let target = Memo::new(move |_| {
@@ -52,18 +95,10 @@ pub fn RepositoryPage() -> impl IntoView {
     let base = move || format!("/repository/{}", target.get().0);
     view! {
         <section class="page" data-hydrated=move || hydrated.get().to_string()>
-            <nav class="crumbs" aria-label="Breadcrumb">
-                <a href="/repository/">"Repositories"</a>
-                " / "
-                <span>{move || target.get().0}</span>
-            </nav>
-            <header class="page-head">
-                <h1>{move || target.get().0}</h1>
-            </header>
-            <nav class="tabs" aria-label="Repository">
-                <a href=base aria-current=move || (!target.get().1).then_some("page")>"Tags"</a>
-                <a href=move || format!("{}/history", base()) aria-current=move || target.get().1.then_some("page")>"History"</a>
-            </nav>
+            <RepositoryHead
+                repository=Signal::derive(move || target.get().0)
+                tab=Signal::derive(move || if target.get().1 { Tab::History } else { Tab::Tags })
+            />
             {move || message.get().map(|m| view! { <p class="flash ok" role="status">{m}</p> })}
             {move || error().map(|e| view! { <p class="flash error" role="alert">{e}</p> })}
             <Form method="GET" action=move || format!("{}{}", base(), if target.get().1 { "/history" } else { "" }) attr:class="filter" attr:role="search">
@@ -174,9 +209,159 @@ fn TagRow(
     }
 }
 
+/// `/repository/{ns}/{repo}/logs`: the audit records, filtered by action and actor, paged, with
+/// CSV and NDJSON downloads of every matching record (through `/api/v1`, same session).
+#[component]
+fn ActivityView() -> impl IntoView {
+    let params = use_params_map();
+    let query = use_query_map();
+    let repository = Memo::new(move |_| {
+        let p = params.read();
+        activity_repository(&format!("{}/{}", p.get("ns").unwrap_or_default(), p.get("rest").unwrap_or_default())).unwrap_or_default()
+    });
+    let action = Memo::new(move |_| query.read().get("action").unwrap_or_default());
+    let actor = Memo::new(move |_| query.read().get("actor").unwrap_or_default());
+    let page = Memo::new(move |_| query.read().get("page").and_then(|p| p.parse::<u32>().ok()).unwrap_or(1).max(1));
+    let records = Resource::new(
+        move || (repository.get(), action.get(), actor.get(), page.get()),
+        |(r, a, u, p)| list_audit(r, Some(a), Some(u), Some(p)),
+    );
+    let location = use_location();
+    let back = Memo::new(move |_| match location.search.get() {
+        q if q.is_empty() => location.pathname.get(),
+        q => format!("{}?{q}", location.pathname.get()),
+    });
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
+    let download = move |format: &str| {
+        url::with_query(
+            &format!("/api/v1/repository/{}/logs", repository.get()),
+            &[("format", format.to_owned()), ("action", action.get()), ("performer", actor.get())],
+        )
+    };
+    view! {
+        <section class="page" data-hydrated=move || hydrated.get().to_string()>
+            <RepositoryHead repository=repository tab=Tab::Activity />
+            <Form method="GET" action=move || format!("/repository/{}/logs", repository.get()) attr:class="filter" attr:role="search">
+                <label for="audit-action" class="visually-hidden">"Action"</label>
+                <select id="audit-action" name="action" prop:value=move || action.get()>
+                    <option value="" selected=move || action.get().is_empty()>"Any action"</option>
+                    {AUDIT_ACTIONS
+                        .iter()
+                        .map(|a| view! { <option value=*a selected=move || action.get() == *a>{*a}</option> })
+                        .collect_view()}
+                </select>
+                <label for="audit-actor" class="visually-hidden">"Actor"</label>
+                <input id="audit-actor" type="search" name="actor" placeholder="Actor (user name)" autocomplete="off" value=move || actor.get() />
+                <button type="submit">"Filter"</button>
+            </Form>
+            <p class="downloads">
+                "Download every matching record: "
+                <a href=move || download("csv") download="audit-log.csv">"CSV"</a>
+                " · "
+                <a href=move || download("ndjson") download="audit-log.ndjson">"JSON lines"</a>
+            </p>
+            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match records.await {
+                        Ok(list) => view! { <AuditTable list action=action.get_untracked() actor=actor.get_untracked() /> }.into_any(),
+                        Err(e) => view! { <Refusal error=e back=back.get_untracked() /> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+/// The actions the audit log records, for the filter.
+const AUDIT_ACTIONS: &[&str] = &[
+    "push_repo",
+    "create_tag",
+    "move_tag",
+    "delete_tag",
+    "revert_tag",
+    "change_tag_expiration",
+    "change_tag_immutability",
+    "manifest_label_add",
+    "manifest_label_delete",
+    "create_immutability_policy",
+    "delete_immutability_policy",
+    "change_repo_permission",
+    "delete_repo_permission",
+    "change_repo_visibility",
+    "change_repo_state",
+    "create_repo",
+];
+
+#[component]
+fn AuditTable(list: crate::api::AuditList, action: String, actor: String) -> impl IntoView {
+    let crate::api::AuditList { repository, page, now_ms } = list;
+    if page.items.is_empty() {
+        let message = if action.is_empty() && actor.is_empty() { "No activity recorded yet." } else { "No record matches this filter." };
+        return view! { <p class="empty">{message}</p> }.into_any();
+    }
+    let base = format!("/repository/{repository}/logs");
+    let href = move |p: u32| {
+        url::with_query(&base, &[("action", action.clone()), ("actor", actor.clone()), ("page", url::page_param(i64::from(p)))])
+    };
+    let rows = page
+        .items
+        .into_iter()
+        .map(|e| {
+            let details = audit_details(&e.data);
+            view! {
+                <tr>
+                    <td><Time ms=e.created_ms now_ms /></td>
+                    <td>{e.actor}</td>
+                    <td><code>{e.action}</code></td>
+                    <td class="details">{details}</td>
+                    <td class="muted">{e.address.unwrap_or_default()}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <table class="grid" id="audit">
+            <thead>
+                <tr>
+                    <th scope="col">"When"</th>
+                    <th scope="col">"Actor"</th>
+                    <th scope="col">"Action"</th>
+                    <th scope="col">"Details"</th>
+                    <th scope="col">"Address"</th>
+                </tr>
+            </thead>
+            <tbody>{rows}</tbody>
+        </table>
+        <Pager page=page.page has_additional=page.has_additional href=href />
+    }
+    .into_any()
+}
+
+/// `key=value` pairs of a record's data, without the repository (the page names it).
+fn audit_details(data: &serde_json::Value) -> String {
+    let Some(obj) = data.as_object() else { return data.to_string() };
+    obj.iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "namespace" | "repo"))
+        .map(|(k, v)| match v {
+            serde_json::Value::String(s) => format!("{k}={s}"),
+            v => format!("{k}={v}"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 #[cfg(test)]
 mod tests {
-    use super::split_view;
+    use super::{activity_repository, audit_details, split_view};
+
+    #[test]
+    fn activity_paths_and_details() {
+        assert_eq!(activity_repository("acme/tools/builder/logs"), Some("acme/tools/builder".into()));
+        assert_eq!(activity_repository("acme/web"), None);
+        let data = serde_json::json!({ "namespace": "acme", "repo": "web", "tag": "v1", "immutable": true });
+        assert_eq!(audit_details(&data), "immutable=true, tag=v1");
+    }
 
     #[test]
     fn views() {
