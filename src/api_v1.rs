@@ -53,19 +53,23 @@ impl ApiError {
     }
 }
 
+/// The HTTP status of a domain error (SPEC §5), for every JSON surface.
+pub fn status_of(e: &Error) -> StatusCode {
+    match e {
+        Error::Invalid(_) | Error::BlobUnknown(_) => StatusCode::BAD_REQUEST,
+        Error::NotFound(_) | Error::RepositoryNotFound(_) => StatusCode::NOT_FOUND,
+        Error::TagImmutable(_) | Error::Conflict(_) => StatusCode::CONFLICT,
+        Error::Unauthorized | Error::BadCredentials => StatusCode::UNAUTHORIZED,
+        Error::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
+        Error::Forbidden(_) => StatusCode::FORBIDDEN,
+        Error::ReadOnly => StatusCode::SERVICE_UNAVAILABLE,
+        Error::Storage => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
 impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
-        let status = match &e {
-            Error::Invalid(_) | Error::BlobUnknown(_) => StatusCode::BAD_REQUEST,
-            Error::NotFound(_) | Error::RepositoryNotFound(_) => StatusCode::NOT_FOUND,
-            Error::TagImmutable(_) | Error::Conflict(_) => StatusCode::CONFLICT,
-            Error::Unauthorized | Error::BadCredentials => StatusCode::UNAUTHORIZED,
-            Error::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
-            Error::Forbidden(_) => StatusCode::FORBIDDEN,
-            Error::ReadOnly => StatusCode::SERVICE_UNAVAILABLE,
-            Error::Storage => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        Self { status, tag_immutable: matches!(e, Error::TagImmutable(_)), message: e.to_string() }
+        Self { status: status_of(&e), tag_immutable: matches!(e, Error::TagImmutable(_)), message: e.to_string() }
     }
 }
 

@@ -36,6 +36,8 @@ pub struct AppState {
     pub sessions: Sessions,
     /// Session cookies only over TLS (set when a TLS proxy fronts the server).
     pub secure_cookies: bool,
+    /// The first start's one-time setup code (empty once used or when users exist).
+    pub setup: app::api::SetupCode,
 }
 
 impl AppState {
@@ -54,7 +56,7 @@ impl AppState {
     ) -> anyhow::Result<Self> {
         let auth = Auth::new(registry.clone()).await?;
         let sessions = Sessions::open(database_url).await.context("cannot open the session store")?;
-        Ok(Self { leptos_options, registry, blobs, auth, sessions, secure_cookies: false })
+        Ok(Self { leptos_options, registry, blobs, auth, sessions, secure_cookies: false, setup: Default::default() })
     }
 }
 
@@ -82,11 +84,16 @@ pub fn leptos_options(listen: SocketAddr, site_root: PathBuf) -> LeptosOptions {
 /// The whole HTTP surface; `main` and the tests both use it.
 pub fn build_router(state: AppState) -> Router {
     let routes = generate_route_list(app::App);
-    let registry = state.registry.clone();
+    let (registry, setup) = (state.registry.clone(), state.setup.clone());
     let options = state.leptos_options.clone();
+    let context = move || {
+        provide_context(registry.clone());
+        provide_context(setup.clone());
+    };
     Router::new()
-        .leptos_routes_with_context(&state, routes, move || provide_context(registry.clone()), move || app::shell(options.clone()))
+        .leptos_routes_with_context(&state, routes, context, move || app::shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
+        .layer(middleware::from_fn(rpc_status))
         .layer(middleware::from_fn_with_state(state.auth.clone(), identify))
         // Pages, JSON and the wasm compress well; blobs and manifests (added below) are served
         // as stored, byte-exact and without spending CPU on compressed layers.
@@ -103,6 +110,28 @@ pub fn build_router(state: AppState) -> Router {
 /// The client's address, for the audit log and sign-in throttling.
 pub fn client_address(req: &Request) -> Option<String> {
     req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string())
+}
+
+/// Server functions answer every error with 500; this gives a refused call the status of its
+/// error (401, 403, 404, 400, 409, 503…) so no client mistake reads as a server failure. Form
+/// posts without JavaScript are redirects and pass unchanged.
+async fn rpc_status(req: Request, next: Next) -> Response {
+    let is_rpc = req.uri().path().starts_with("/rpc/");
+    let resp = next.run(req).await;
+    if !is_rpc || resp.status() != StatusCode::INTERNAL_SERVER_ERROR {
+        return resp;
+    }
+    let (mut parts, body) = resp.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
+        return Response::from_parts(parts, axum::body::Body::empty());
+    };
+    parts.status = match serde_json::from_slice::<app::error::AppError>(&bytes) {
+        Ok(app::error::AppError::Registry(e)) => crate::api_v1::status_of(&e),
+        // The call did not reach the function: its arguments could not be read.
+        Ok(app::error::AppError::Transport(_)) => StatusCode::BAD_REQUEST,
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    Response::from_parts(parts, axum::body::Body::from(bytes))
 }
 
 /// Puts the UI request's [`Caller`] (from the session) where server functions find it.
@@ -144,10 +173,10 @@ pub async fn serve(settings: Settings, opts: ServeOptions) -> anyhow::Result<()>
     state.secure_cookies = opts.secure_cookies;
     let listener = tokio::net::TcpListener::bind(opts.listen).await.with_context(|| format!("cannot listen on {}", opts.listen))?;
     let addr = listener.local_addr()?;
-    let setup = first_start(&state.registry, opts.admin_password.as_deref()).await?;
+    let hint = first_start(&mut state, opts.admin_password.as_deref(), addr).await?;
     state.sessions.spawn_cleanup();
     println!("Quayside is serving on http://{addr}/");
-    if let Some(hint) = setup {
+    if let Some(hint) = hint {
         eprintln!("{hint}");
     }
     axum::serve(listener, build_router(state).into_make_service_with_connect_info::<SocketAddr>())
@@ -158,19 +187,27 @@ pub async fn serve(settings: Settings, opts: ServeOptions) -> anyhow::Result<()>
     Ok(())
 }
 
-/// With no user yet: creates `admin` from `QUAYSIDE_ADMIN_PASSWORD`, or says how to create one.
-async fn first_start(registry: &Registry, admin_password: Option<&str>) -> anyhow::Result<Option<String>> {
-    if registry.user_count().await.map_err(|e| anyhow::anyhow!("{e}"))? > 0 {
+/// With no user yet: creates `admin` from `QUAYSIDE_ADMIN_PASSWORD`, or opens a one-time setup
+/// link for the first visitor (printed for the operator).
+async fn first_start(state: &mut AppState, admin_password: Option<&str>, addr: SocketAddr) -> anyhow::Result<Option<String>> {
+    if state.registry.user_count().await.map_err(|e| anyhow::anyhow!("{e}"))? > 0 {
         return Ok(None);
     }
     Ok(Some(match admin_password {
         Some(pw) => {
-            registry.bootstrap_admin(pw).await.map_err(|e| anyhow::anyhow!("cannot create the admin user: {e}"))?;
+            state.registry.bootstrap_admin(pw).await.map_err(|e| anyhow::anyhow!("cannot create the admin user: {e}"))?;
             "Created the superuser 'admin' from QUAYSIDE_ADMIN_PASSWORD.".to_owned()
         }
-        None => "No user exists yet: create the first superuser with `quayside user add admin --superuser` (password on stdin), \
-             or restart with QUAYSIDE_ADMIN_PASSWORD set."
-            .to_owned(),
+        None => {
+            let mut code = [0u8; 24];
+            rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut code);
+            let code = hex::encode(code);
+            state.setup = app::api::SetupCode::new(code.clone());
+            format!(
+                "No user exists yet. Create the first superuser at http://{addr}/setup?code={code} (works once), \
+                 or with `quayside user add NAME --superuser`."
+            )
+        }
     }))
 }
 

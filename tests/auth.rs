@@ -416,3 +416,50 @@ async fn audit_logs_filter_page_and_download() {
     let r = e.send(Method::GET, "/api/v1/repository/acme/priv/logs?format=xml", Some(&boss), None).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
 }
+
+/// The UI's server functions, called as the browser calls them with JavaScript (form-encoded,
+/// JSON answers), × every caller × public and private: the same rules and statuses as the APIs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_function_matrix() {
+    let _pages = support::serial_pages().await;
+    let e = env().await;
+    let calls: [(&str, Role, &str, &str); 7] = [
+        ("tags", Role::Read, "GET", "repository={repo}&history=true"),
+        ("restore_tag", Role::Write, "POST", "repository={repo}&tag=v1&digest={digest}&back=%2F"),
+        ("audit", Role::Admin, "GET", "repository={repo}"),
+        ("settings", Role::Admin, "GET", "repository={repo}"),
+        ("grant", Role::Admin, "POST", "repository={repo}&user=bystander&role=read&back=%2F"),
+        ("add_policy", Role::Admin, "POST", "repository={repo}&pattern=never-.*&matches_immutable=true&back=%2F"),
+        ("policy_preview", Role::Admin, "GET", "repository={repo}&pattern=v.*&matches_immutable=true"),
+    ];
+    let mut failures = Vec::new();
+    for (name, needs, method, args) in calls {
+        for (repo, public) in [("acme/pub", true), ("acme/priv", false)] {
+            for who in Who::ALL {
+                let args = args.replace("{repo}", &repo.replace('/', "%2F")).replace("{digest}", &e.digest.replace(':', "%3A"));
+                let mut req = match method {
+                    "GET" => Request::get(format!("/rpc/{name}?{args}")).body(Body::empty()).unwrap(),
+                    _ => Request::post(format!("/rpc/{name}"))
+                        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                        .body(Body::from(args))
+                        .unwrap(),
+                };
+                req.headers_mut().insert(header::ACCEPT, "application/json".parse().unwrap());
+                if let Some(u) = who.user() {
+                    req.headers_mut().insert(header::AUTHORIZATION, basic(u, &format!("{u}-password")).parse().unwrap());
+                }
+                let status = e.router.clone().oneshot(req).await.unwrap().status();
+                let role = who.role().or(public.then_some(Role::Read));
+                let ok = match role {
+                    Some(r) if r >= needs => status.is_success() || status == StatusCode::FOUND,
+                    _ if who == Who::Anonymous => status == StatusCode::UNAUTHORIZED,
+                    _ => status == StatusCode::FORBIDDEN,
+                };
+                if !ok {
+                    failures.push(format!("/rpc/{name} {repo} as {who:?}: {status}"));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -94,3 +94,25 @@ fn users_and_tokens_from_the_command_line() {
     let out = with_stdin(&["token", "create", "--user", "ghost"], dir.path(), "");
     assert_eq!(String::from_utf8_lossy(&out.stderr).trim(), "quayside: User 'ghost' not found");
 }
+
+#[test]
+fn a_first_start_without_an_admin_password_prints_a_one_time_setup_link() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = quayside()
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("QUAYSIDE_DATA_DIR", dir.path())
+        .env("QUAYSIDE_LOG", "off")
+        .env_remove("QUAYSIDE_ADMIN_PASSWORD")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stderr.take().unwrap()).read_line(&mut line).unwrap();
+    child.kill().ok();
+    child.wait().ok();
+    assert!(line.starts_with("No user exists yet. Create the first superuser at http://127.0.0.1:"), "{line}");
+    let code = line.split("/setup?code=").nth(1).unwrap().split(' ').next().unwrap();
+    assert_eq!(code.len(), 48, "{line}");
+}

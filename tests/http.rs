@@ -33,9 +33,16 @@ async fn get_as(router: &axum::Router, uri: &str, cookie: Option<&str>) -> (Stat
     if let Some(c) = cookie {
         req = req.header("cookie", c);
     }
-    let resp = router.clone().oneshot(req.body(Body::empty()).unwrap()).await.unwrap();
+    let resp = tokio::time::timeout(std::time::Duration::from_secs(30), router.clone().oneshot(req.body(Body::empty()).unwrap()))
+        .await
+        .unwrap_or_else(|_| panic!("no response for {uri} within 30 s"))
+        .unwrap();
     let status = resp.status();
-    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    let body = tokio::time::timeout(std::time::Duration::from_secs(30), resp.into_body().collect())
+        .await
+        .unwrap_or_else(|_| panic!("no complete body for {uri} within 30 s"))
+        .unwrap()
+        .to_bytes();
     (status, String::from_utf8_lossy(&body).into_owned())
 }
 
@@ -69,14 +76,16 @@ async fn admin_cookie(router: &axum::Router) -> String {
     cookie.expect("a session cookie")
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_answers_when_the_database_does() {
+    let _pages = support::serial_pages().await;
     let (router, _dir) = app().await;
     assert_eq!(get(&router, "/healthz").await, (StatusCode::OK, "ok\n".to_owned()));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn repositories_page_is_rendered_on_the_server() {
+    let _pages = support::serial_pages().await;
     let (router, _dir) = app().await;
     let cookie = admin_cookie(&router).await;
     let cookie = Some(cookie.as_str());
@@ -98,8 +107,9 @@ async fn repositories_page_is_rendered_on_the_server() {
     assert!(none.contains("No repository matches this filter."));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_server_function_answers_json() {
+    let _pages = support::serial_pages().await;
     let (router, _dir) = app().await;
     let cookie = admin_cookie(&router).await;
     let (status, body) = get_as(&router, "/rpc/repositories?filter=acme&page=1", Some(&cookie)).await;
@@ -115,8 +125,9 @@ async fn the_server_function_answers_json() {
     assert_eq!(v["page"]["has_additional"], false);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tags_and_history_pages_are_rendered_on_the_server() {
+    let _pages = support::serial_pages().await;
     let (router, _dir) = app().await;
     let cookie = admin_cookie(&router).await;
     let get = |uri: &'static str| {
@@ -149,12 +160,17 @@ async fn tags_and_history_pages_are_rendered_on_the_server() {
 
 /// A form post as a browser without JavaScript sends it.
 async fn post_form(router: &axum::Router, uri: &str, form: &str, cookie: &str) -> (StatusCode, String) {
+    post_form_from(router, uri, form, cookie, "http://127.0.0.1/repository/acme/web/history").await
+}
+
+/// A form post from the page at `referer`.
+async fn post_form_from(router: &axum::Router, uri: &str, form: &str, cookie: &str, referer: &str) -> (StatusCode, String) {
     let req = Request::post(uri)
         .header("host", "127.0.0.1")
         .header("cookie", cookie)
         .header("content-type", "application/x-www-form-urlencoded")
         .header("accept", "text/html,application/xhtml+xml")
-        .header("referer", "http://127.0.0.1/repository/acme/web/history")
+        .header("referer", referer)
         .body(Body::from(form.to_owned()))
         .unwrap();
     let resp = router.clone().oneshot(req).await.unwrap();
@@ -162,8 +178,9 @@ async fn post_form(router: &axum::Router, uri: &str, form: &str, cookie: &str) -
     (resp.status(), location)
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restore_works_without_javascript_and_says_what_happened() {
+    let _pages = support::serial_pages().await;
     let (router, _dir) = app().await;
     let cookie = admin_cookie(&router).await;
     let (_, history) = get_as(&router, "/repository/acme/web/history", Some(&cookie)).await;
@@ -189,8 +206,9 @@ async fn restore_works_without_javascript_and_says_what_happened() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn anonymous_visitors_see_public_repositories_and_a_sign_in_prompt() {
+    let _pages = support::serial_pages().await;
     let (router, _dir) = app().await;
     let (status, html) = get(&router, "/repository/").await;
     assert_eq!(status, StatusCode::OK);
@@ -210,8 +228,9 @@ async fn anonymous_visitors_see_public_repositories_and_a_sign_in_prompt() {
     assert!(html.contains(">ended</span>") && !html.contains(">Restore</button>"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_in_rotates_the_session_and_wrong_passwords_are_refused() {
+    let _pages = support::serial_pages().await;
     let (router, _dir) = app().await;
     let (status, location, cookie) = sign_in(&router, "admin", "wrong-password", None).await;
     assert_eq!(status, StatusCode::FOUND);
@@ -232,8 +251,9 @@ async fn sign_in_rotates_the_session_and_wrong_passwords_are_refused() {
     assert!(new.contains(">admin<") && new.contains("(superuser)"), "the top bar names the user");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cross_site_form_posts_are_refused() {
+    let _pages = support::serial_pages().await;
     let (router, _dir) = app().await;
     let cookie = admin_cookie(&router).await;
     let post = |origin: Option<&'static str>, referer: Option<&'static str>| {
@@ -261,8 +281,9 @@ async fn cross_site_form_posts_are_refused() {
     assert_ne!(post(Some("http://127.0.0.1"), None).await, StatusCode::FORBIDDEN);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_activity_page_lists_audit_records_for_admins() {
+    let _pages = support::serial_pages().await;
     let (router, _dir) = app().await;
     let cookie = admin_cookie(&router).await;
     let (status, html) = get_as(&router, "/repository/acme/web/logs", Some(&cookie)).await;
@@ -279,7 +300,141 @@ async fn the_activity_page_lists_audit_records_for_admins() {
     assert!(html.contains("Sign in to see it"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_superuser_comes_from_a_one_time_setup_link() {
+    let _pages = support::serial_pages().await;
+    let (store, _dir, url) = support::open_store_at(Backend::Sqlite).await;
+    let registry = Registry::new(Arc::new(store), Arc::new(SystemClock), Default::default()).with_secrets(support::secrets());
+    let blob_dir = tempfile::tempdir().unwrap();
+    let blobs = quayside::blobs::BlobStore::open(blob_dir.path()).unwrap();
+    let options = quayside::startup::leptos_options("127.0.0.1:0".parse().unwrap(), "target/site".into());
+    let mut state = quayside::startup::AppState::with_registry(registry.clone(), &url, blobs, options).await.unwrap();
+    let code = "5e7c0de".repeat(6);
+    state.setup = app::api::SetupCode::new(code.clone());
+    let router = build_router(state);
+    let setup = |form: String| {
+        let router = router.clone();
+        async move {
+            let req = Request::post("/rpc/setup")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("accept", "text/html")
+                .header("referer", "http://127.0.0.1/setup")
+                .body(Body::from(form))
+                .unwrap();
+            let resp = router.oneshot(req).await.unwrap();
+            let location = resp.headers().get("location").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+            let cookie = resp.headers().get("set-cookie").is_some();
+            (resp.status(), location, cookie)
+        }
+    };
+    let (status, html) = get(&router, &format!("/setup?code={code}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains(&format!("value=\"{code}\"")), "the form carries the code");
+    let (_, location, cookie) = setup("code=wrong&username=root&password=long-enough".into()).await;
+    assert!(location.contains("__err=") && !cookie, "{location}");
+    let (_, location, _) = setup(format!("code={code}&username=root&password=short")).await;
+    assert!(location.contains("__err="), "{location}");
+    assert_eq!(registry.user_count().await.unwrap(), 0, "a refused password creates nothing and keeps the code");
+    let (status, location, cookie) = setup(format!("code={code}&username=root&password=long-enough")).await;
+    assert_eq!(status, StatusCode::FOUND);
+    assert!(location.starts_with("/repository/?msg=Welcome") && cookie, "{location}");
+    let account = registry.sign_in("root", "long-enough", None).await.unwrap();
+    assert!(account.superuser);
+    let (_, location, cookie) = setup(format!("code={code}&username=other&password=long-enough")).await;
+    assert!(location.contains("__err=") && !cookie, "the link works once: {location}");
+    assert_eq!(registry.user_count().await.unwrap(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_preview_a_policy_before_saving_it_without_javascript() {
+    let _pages = support::serial_pages().await;
+    let (router, _dir) = app().await;
+    let cookie = admin_cookie(&router).await;
+    let (status, html) = get_as(&router, "/repository/acme/web/settings", Some(&cookie)).await;
+    assert_eq!(status, StatusCode::OK);
+    for text in ["User permissions", "Tag immutability policies", "Time machine", "Make private", "2 weeks"] {
+        assert!(html.contains(text), "{text}");
+    }
+    // The preview names the current tags the pattern would lock (v1.0.0 is locked already).
+    let (_, preview) = get_as(&router, "/repository/acme/web/settings?pattern=v1%5C..*", Some(&cookie)).await;
+    assert!(preview.contains("2 current tags would be locked"), "{preview}");
+    assert!(preview.contains("<code>v1.1.0</code>") && preview.contains("<code>v1.2.0</code>") && !preview.contains("<code>v1.0.0</code>"));
+    let (_, bad) = get_as(&router, "/repository/acme/web/settings?pattern=v(", Some(&cookie)).await;
+    assert!(bad.contains("Invalid regular expression: v("), "the pattern's error in words");
+    // Saving it (a plain form post) comes back with a message and locks those tags.
+    let form = "repository=acme%2Fweb&pattern=v1%5C..*&matches_immutable=true&back=%2Frepository%2Facme%2Fweb%2Fsettings";
+    let (status, location) = post_form(&router, "/rpc/add_policy", form, &cookie).await;
+    assert_eq!(status, StatusCode::FOUND);
+    assert!(location.starts_with("/repository/acme/web/settings?msg=Saved%20the%20policy"), "{location}");
+    let (_, tags) = get_as(&router, "/repository/acme/web?filter=v1.1", Some(&cookie)).await;
+    assert!(tags.contains(">locked</span>"), "the saved policy locked v1.1.0");
+    // Granting a role to a user who does not exist says so.
+    let form = "repository=acme%2Fweb&user=ghost&role=read&back=%2Frepository%2Facme%2Fweb%2Fsettings";
+    let (_, location) = post_form_from(&router, "/rpc/grant", form, &cookie, "http://127.0.0.1/repository/acme/web/settings").await;
+    let (_, page) = get_as(&router, &location.replace("http://127.0.0.1", ""), Some(&cookie)).await;
+    assert!(page.contains("User &#x27;ghost&#x27; not found") || page.contains("User 'ghost' not found"), "{location}");
+    // Not for anonymous visitors.
+    assert_eq!(get(&router, "/repository/acme/web/settings").await.0, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tag_page_changes_labels_expiration_and_immutability_without_javascript() {
+    let _pages = support::serial_pages().await;
+    let (router, _dir) = app().await;
+    let cookie = admin_cookie(&router).await;
+    let page = "/repository/acme/web/tag/v1.2.0";
+    let (status, html) = get_as(&router, page, Some(&cookie)).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    for text in
+        ["application/vnd.oci.image.manifest.v1+json", "id=\"layers\"", "podman pull localhost/acme/web:v1.2.0", "Raw manifest JSON"]
+    {
+        assert!(html.contains(text), "{text}");
+    }
+    let referer = format!("http://127.0.0.1{page}");
+    let digest_at = html.find("name=\"digest\" value=\"").expect("the label form names the manifest") + 21;
+    let digest = html[digest_at..digest_at + 71].replace(':', "%3A");
+    let post = |uri: &'static str, form: String| {
+        let (router, cookie, referer) = (router.clone(), cookie.clone(), referer.clone());
+        async move {
+            let (status, location) = post_form_from(&router, uri, &form, &cookie, &referer).await;
+            assert_eq!(status, StatusCode::FOUND);
+            let (_, html) = get_as(&router, &location.replace("http://127.0.0.1", ""), Some(&cookie)).await;
+            (location, html)
+        }
+    };
+    let back = "back=%2Frepository%2Facme%2Fweb%2Ftag%2Fv1.2.0";
+    // A label with an invalid key comes back with the SPEC's message next to the form.
+    let (location, html) =
+        post("/rpc/add_label", format!("repository=acme%2Fweb&digest={digest}&key=Bad+Key&value=x&media_type=&{back}")).await;
+    assert!(location.contains("__err="), "{location}");
+    assert!(html.contains("Invalid label key: lowercase letters and digits"), "the error is on the page");
+    // A value that looks like markup is shown as text.
+    let script = "%3Cscript%3Ealert(1)%3C%2Fscript%3E";
+    let (location, html) =
+        post("/rpc/add_label", format!("repository=acme%2Fweb&digest={digest}&key=team&value={script}&media_type=&{back}")).await;
+    assert!(location.contains("msg=Added%20the%20label%20team"), "{location}");
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;") && !html.contains("<script>alert(1)</script>"));
+    // Expiration: a preset, then cleared.
+    let (_, html) = post("/rpc/set_expiration", format!("repository=acme%2Fweb&tag=v1.2.0&preset=86400&{back}")).await;
+    assert!(html.contains("v1.2.0 expires at "), "preset applied");
+    let (_, html) = post("/rpc/set_expiration", format!("repository=acme%2Fweb&tag=v1.2.0&at=2001-01-01T00%3A00&apply=at&{back}")).await;
+    assert!(html.contains("role=\"alert\""), "a past date is refused in words");
+    let (_, html) = post("/rpc/set_expiration", format!("repository=acme%2Fweb&tag=v1.2.0&clear=true&{back}")).await;
+    assert!(html.contains("v1.2.0 never expires"));
+    // Lock, fail to delete (409 in words), unlock, delete.
+    let (_, html) = post("/rpc/set_immutable", format!("repository=acme%2Fweb&tag=v1.2.0&immutable=true&{back}")).await;
+    assert!(html.contains("Locked v1.2.0") && html.contains(">Unlock</button>"));
+    let (_, html) = post("/rpc/delete_tag", format!("repository=acme%2Fweb&tag=v1.2.0&{back}")).await;
+    assert!(html.contains("Cannot delete immutable tag &#x27;v1.2.0&#x27;") || html.contains("Cannot delete immutable tag 'v1.2.0'"));
+    post("/rpc/set_immutable", format!("repository=acme%2Fweb&tag=v1.2.0&immutable=false&{back}")).await;
+    let (location, html) = post("/rpc/delete_tag", format!("repository=acme%2Fweb&tag=v1.2.0&{back}")).await;
+    assert!(location.starts_with("/repository/acme/web?msg=Deleted%20tag%20v1.2.0"), "{location}");
+    assert!(!html.contains("<strong>v1.2.0</strong>"));
+    // A tag that is not alive is a 404 page.
+    assert_eq!(get_as(&router, page, Some(&cookie)).await.0, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_pages_are_http_404() {
     let (router, _dir) = app().await;
     let (status, html) = get(&router, "/no/such/page").await;
@@ -287,8 +442,9 @@ async fn unknown_pages_are_http_404() {
     assert!(html.contains("Page not found"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_refuses_a_registry_that_has_data() {
+    let _pages = support::serial_pages().await;
     let (store, _dir) = open_store(Backend::Sqlite).await;
     let registry = Registry::new(Arc::new(store), Arc::new(SystemClock), Default::default());
     quayside::demo::seed(&registry).await.unwrap();

@@ -47,6 +47,61 @@ mod server {
     }
 }
 
+/// The one-time code that lets the first visitor create the first superuser (server side only;
+/// set at start when no user exists and no admin password was given).
+#[cfg(feature = "ssr")]
+#[derive(Clone, Default)]
+pub struct SetupCode(pub std::sync::Arc<std::sync::Mutex<Option<String>>>);
+
+#[cfg(feature = "ssr")]
+impl SetupCode {
+    pub fn new(code: String) -> Self {
+        Self(std::sync::Arc::new(std::sync::Mutex::new(Some(code))))
+    }
+
+    /// Takes the code if `offered` matches it (compared in constant time): it works once.
+    fn take(&self, offered: &str) -> bool {
+        let Ok(mut slot) = self.0.lock() else { return false };
+        let matches = slot.as_deref().is_some_and(|code| {
+            code.len() == offered.len() && code.bytes().zip(offered.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+        });
+        if matches {
+            *slot = None;
+        }
+        matches
+    }
+}
+
+/// Creates the first superuser with the one-time setup code the server printed, signs them in
+/// and goes to the repositories. Refused once any user exists or the code was used.
+#[server(prefix = "/rpc", endpoint = "setup")]
+pub async fn set_up(code: String, username: String, password: String) -> Result<(), AppError> {
+    let (registry, _) = server::context().await?;
+    let setup = use_context::<SetupCode>().unwrap_or_default();
+    if !setup.take(code.trim()) {
+        return Err(registry::Error::Forbidden("This setup link is not valid: it was used already, or users exist".into()).into());
+    }
+    let account = match registry.bootstrap_superuser(username.trim(), &password).await {
+        Ok(Some(account)) => account,
+        Ok(None) => return Err(registry::Error::Forbidden("Setup is closed: a user exists already".into()).into()),
+        Err(e) => {
+            // A refused name or password: the code stays usable.
+            if let Ok(mut slot) = setup.0.lock() {
+                *slot = Some(code.trim().to_owned());
+            }
+            return Err(e.into());
+        }
+    };
+    let session = server::session().await?;
+    session.cycle_id().await.map_err(server::session_error)?;
+    session.insert(server::SESSION_USER, account.id).await.map_err(server::session_error)?;
+    leptos_axum::redirect(&format!(
+        "/repository/?msg={}",
+        crate::components::url::encode(&format!("Welcome, {}: you are the superuser", account.name))
+    ));
+    Ok(())
+}
+
 /// Who is signed in, for the top bar.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Viewer {
@@ -164,4 +219,272 @@ pub async fn list_audit(
     let params = registry::AuditParams { action, actor, page, limit: Some(AUDIT_PAGE_SIZE), ..Default::default() };
     let page = registry.audit_log(&caller, &path, &params).await?;
     Ok(AuditList { repository: path.to_string(), page, now_ms: registry.now_ms() })
+}
+
+/// Everything the settings page shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SettingsData {
+    pub repository: registry::Repository,
+    pub permissions: Vec<registry::Permission>,
+    pub policies: Vec<registry::ImmutabilityPolicy>,
+    pub time_machine_s: i64,
+    pub time_machine_choices: Vec<i64>,
+    /// The caller may change the namespace's settings (the time machine window).
+    pub namespace_admin: bool,
+}
+
+/// The repository's settings (repository admins).
+#[server(prefix = "/rpc", endpoint = "settings", input = GetUrl)]
+pub async fn repository_settings(repository: String) -> Result<SettingsData, AppError> {
+    let (registry, caller) = server::context().await?;
+    let path = registry::RepoPath::parse(&repository).map_err(registry::Error::from)?;
+    let permissions = registry.permissions(&caller, &path).await?;
+    let repo = registry.repository(&caller, &path).await?;
+    let policies = registry.repository_policies(&caller, &path).await?;
+    let namespace = registry.namespace(&caller, &path.namespace).await;
+    let time_machine_s = match &namespace {
+        Ok(ns) => ns.time_machine_s,
+        // Repository admins who do not administer the namespace see the window from the
+        // repository's own view of it.
+        Err(_) => registry.time_machine_of(&caller, &path).await?,
+    };
+    Ok(SettingsData {
+        repository: repo,
+        permissions,
+        policies,
+        time_machine_s,
+        time_machine_choices: registry.config().time_machine_choices_s.clone(),
+        namespace_admin: namespace.is_ok(),
+    })
+}
+
+/// The current tags a new policy would lock.
+#[server(prefix = "/rpc", endpoint = "policy_preview", input = GetUrl)]
+pub async fn policy_preview(repository: String, pattern: String, matches_immutable: bool) -> Result<Vec<String>, AppError> {
+    let (registry, caller) = server::context().await?;
+    let path = registry::RepoPath::parse(&repository).map_err(registry::Error::from)?;
+    Ok(registry.preview_policy(&caller, &path, &pattern, matches_immutable).await?)
+}
+
+/// Goes back to the page a form came from, with a message.
+#[cfg(feature = "ssr")]
+fn done(back: &str, message: &str) -> Result<(), AppError> {
+    leptos_axum::redirect(&crate::components::url::back_with_message(back, message));
+    Ok(())
+}
+
+#[cfg(feature = "ssr")]
+fn repo_path(repository: &str) -> Result<registry::RepoPath, AppError> {
+    Ok(registry::RepoPath::parse(repository).map_err(registry::Error::from)?)
+}
+
+#[server(prefix = "/rpc", endpoint = "set_visibility")]
+pub async fn set_visibility(repository: String, visibility: String, back: String) -> Result<(), AppError> {
+    let (registry, caller) = server::context().await?;
+    let v = registry::Visibility::parse(&visibility)
+        .ok_or_else(|| registry::Error::invalid(format!("Invalid visibility: {visibility} (expected public or private)")))?;
+    registry.set_visibility(&caller, &repo_path(&repository)?, v).await?;
+    done(&back, &format!("{repository} is now {visibility}"))
+}
+
+#[server(prefix = "/rpc", endpoint = "set_repository_state")]
+pub async fn set_repository_state(repository: String, state: String, back: String) -> Result<(), AppError> {
+    let (registry, caller) = server::context().await?;
+    let s = registry::RepoState::parse(&state).ok_or_else(|| registry::Error::invalid(format!("Invalid state: {state}")))?;
+    registry.set_repository_state(&caller, &repo_path(&repository)?, s).await?;
+    let message = if s == registry::RepoState::Normal { "Changes are allowed again" } else { "The repository is read only now" };
+    done(&back, message)
+}
+
+#[server(prefix = "/rpc", endpoint = "grant")]
+pub async fn grant(repository: String, user: String, role: String, back: String) -> Result<(), AppError> {
+    let (registry, caller) = server::context().await?;
+    let r = registry::Role::parse(&role)
+        .ok_or_else(|| registry::Error::invalid(format!("Invalid role: {role} (expected read, write or admin)")))?;
+    let user = user.trim();
+    registry.set_permission(&caller, &repo_path(&repository)?, user, r).await?;
+    done(&back, &format!("{user} has {role} permission"))
+}
+
+#[server(prefix = "/rpc", endpoint = "revoke")]
+pub async fn revoke(repository: String, user: String, back: String) -> Result<(), AppError> {
+    let (registry, caller) = server::context().await?;
+    registry.delete_permission(&caller, &repo_path(&repository)?, &user).await?;
+    done(&back, &format!("Removed {user}'s permission"))
+}
+
+#[server(prefix = "/rpc", endpoint = "add_policy")]
+pub async fn add_policy(repository: String, pattern: String, matches_immutable: bool, back: String) -> Result<(), AppError> {
+    let (registry, caller) = server::context().await?;
+    registry.add_repository_policy(&caller, &repo_path(&repository)?, &pattern, matches_immutable).await?;
+    done(&back, &format!("Saved the policy {pattern}"))
+}
+
+#[server(prefix = "/rpc", endpoint = "delete_policy")]
+pub async fn delete_policy(repository: String, id: String, back: String) -> Result<(), AppError> {
+    let (registry, caller) = server::context().await?;
+    registry.delete_repository_policy(&caller, &repo_path(&repository)?, &id).await?;
+    done(&back, "Deleted the policy; the tags it locked stay locked")
+}
+
+#[server(prefix = "/rpc", endpoint = "set_time_machine")]
+pub async fn set_time_machine(namespace: String, seconds: i64, back: String) -> Result<(), AppError> {
+    let (registry, caller) = server::context().await?;
+    let ns = registry::NamespaceName::parse(&namespace).map_err(registry::Error::from)?;
+    registry.set_time_machine(&caller, &ns, seconds).await?;
+    done(&back, "Saved the time machine window")
+}
+
+/// Everything the tag page shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TagPageData {
+    pub repository: String,
+    /// The registry's address as the browser reached it, for pull commands.
+    pub host: String,
+    pub view: registry::TagView,
+    pub manifest: registry::Manifest,
+    /// The manifest exactly as stored.
+    pub raw: String,
+    pub labels: Vec<registry::Label>,
+    /// Layers of an image: digest, size, media type.
+    pub layers: Vec<(String, i64, String)>,
+    /// Children of an index: platform, digest.
+    pub platforms: Vec<(String, String)>,
+    /// The caller's role (decides which forms show; the service decides what happens).
+    pub role: Option<registry::Role>,
+    pub now_ms: Millis,
+}
+
+/// An alive tag with its manifest, labels and the caller's role.
+#[server(prefix = "/rpc", endpoint = "tag", input = GetUrl)]
+pub async fn tag_details(repository: String, tag: String) -> Result<TagPageData, AppError> {
+    let (registry, caller) = server::context().await?;
+    let path = repo_path(&repository)?;
+    let name = registry::TagName::parse(&tag).map_err(registry::Error::from)?;
+    let params = registry::HistoryParams { only_active: true, specific_tag: Some(name.to_string()), limit: Some(1), ..Default::default() };
+    let view = registry
+        .tag_history(&caller, &path, &params)
+        .await?
+        .items
+        .into_iter()
+        .next()
+        .ok_or_else(|| registry::Error::not_found(format!("Tag '{name}' not found")))?;
+    let digest = view.tag.manifest_digest.clone();
+    let (manifest, bytes) = registry.manifest(&caller, &path, &digest).await?;
+    let labels = registry.labels(&caller, &path, &digest, None).await?;
+    let role = registry.my_role(&caller, &path).await?;
+    let parsed: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
+    let layers = parsed["layers"]
+        .as_array()
+        .map(|ls| ls.iter().map(|l| (text(&l["digest"]), l["size"].as_i64().unwrap_or_default(), text(&l["mediaType"]))).collect())
+        .unwrap_or_default();
+    let platforms = parsed["manifests"]
+        .as_array()
+        .map(|ms| {
+            ms.iter()
+                .map(|m| {
+                    let p = &m["platform"];
+                    let mut platform = format!("{}/{}", text(&p["os"]), text(&p["architecture"]));
+                    if let Some(v) = p["variant"].as_str() {
+                        platform.push('/');
+                        platform.push_str(v);
+                    }
+                    (platform, text(&m["digest"]))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let headers: http::HeaderMap = leptos_axum::extract().await.map_err(|_| AppError::Transport("no request headers".into()))?;
+    let host = headers.get(http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost").to_owned();
+    Ok(TagPageData {
+        repository: path.to_string(),
+        host,
+        view,
+        manifest,
+        raw: String::from_utf8_lossy(&bytes).into_owned(),
+        labels,
+        layers,
+        platforms,
+        role,
+        now_ms: registry.now_ms(),
+    })
+}
+
+#[server(prefix = "/rpc", endpoint = "add_label")]
+pub async fn add_label(
+    repository: String,
+    digest: String,
+    key: String,
+    value: String,
+    media_type: Option<String>,
+    back: String,
+) -> Result<(), AppError> {
+    let (registry, caller) = server::context().await?;
+    let digest = registry::Digest::parse(&digest).map_err(registry::Error::from)?;
+    let label = registry
+        .add_label(&caller, &repo_path(&repository)?, &digest, &key, &value, media_type.as_deref().filter(|m| !m.is_empty()))
+        .await?;
+    done(&back, &format!("Added the label {}", label.key))
+}
+
+#[server(prefix = "/rpc", endpoint = "delete_label")]
+pub async fn delete_label(repository: String, digest: String, id: String, back: String) -> Result<(), AppError> {
+    let (registry, caller) = server::context().await?;
+    let digest = registry::Digest::parse(&digest).map_err(registry::Error::from)?;
+    let label = registry.delete_label(&caller, &repo_path(&repository)?, &digest, &id).await?;
+    done(&back, &format!("Deleted the label {}", label.key))
+}
+
+/// Sets or clears a tag's expiration: a preset (seconds from now), a date and time in UTC
+/// (`YYYY-MM-DDTHH:MM`, as a `datetime-local` field sends it), or `clear`.
+#[server(prefix = "/rpc", endpoint = "set_expiration")]
+pub async fn set_expiration(
+    repository: String,
+    tag: String,
+    preset: Option<i64>,
+    at: Option<String>,
+    clear: Option<String>,
+    apply: Option<String>,
+    back: String,
+) -> Result<(), AppError> {
+    let (registry, caller) = server::context().await?;
+    let _ = apply;
+    let name = registry::TagName::parse(&tag).map_err(registry::Error::from)?;
+    let when = if clear.is_some() {
+        None
+    } else if let Some(p) = preset {
+        Some(registry.now_ms() / 1000 + p)
+    } else {
+        let at = at.unwrap_or_default();
+        let t = chrono::NaiveDateTime::parse_from_str(at.trim(), "%Y-%m-%dT%H:%M")
+            .or_else(|_| chrono::NaiveDateTime::parse_from_str(at.trim(), "%Y-%m-%dT%H:%M:%S"))
+            .map_err(|_| registry::Error::invalid("Choose a date and time (UTC) or a preset"))?;
+        Some(t.and_utc().timestamp())
+    };
+    let t = registry.set_expiration(&caller, &repo_path(&repository)?, &name, when).await?;
+    let message = match t.lifetime_end_ms.and_then(chrono::DateTime::from_timestamp_millis) {
+        Some(end) => format!("{name} expires at {} UTC", end.format("%Y-%m-%d %H:%M")),
+        None => format!("{name} never expires"),
+    };
+    done(&back, &message)
+}
+
+#[server(prefix = "/rpc", endpoint = "set_immutable")]
+pub async fn set_immutable(repository: String, tag: String, immutable: bool, back: String) -> Result<(), AppError> {
+    let (registry, caller) = server::context().await?;
+    let name = registry::TagName::parse(&tag).map_err(registry::Error::from)?;
+    registry.set_immutable(&caller, &repo_path(&repository)?, &name, immutable).await?;
+    done(&back, &format!("{} {name}", if immutable { "Locked" } else { "Unlocked" }))
+}
+
+/// Deletes a tag and goes to the repository's tags (the tag's page is gone).
+#[server(prefix = "/rpc", endpoint = "delete_tag")]
+pub async fn delete_tag(repository: String, tag: String, back: String) -> Result<(), AppError> {
+    let (registry, caller) = server::context().await?;
+    let _ = back;
+    let path = repo_path(&repository)?;
+    let name = registry::TagName::parse(&tag).map_err(registry::Error::from)?;
+    registry.delete_tag(&caller, &path, &name).await?;
+    done(&format!("/repository/{path}"), &format!("Deleted tag {name}; it stays restorable from the history"))
 }

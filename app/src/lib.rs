@@ -16,6 +16,7 @@ use leptos_router::{path, SsrMode};
 use crate::pages::not_found::NotFound;
 use crate::pages::repositories::RepositoriesPage;
 use crate::pages::repository::RepositoryPage;
+use crate::pages::setup::SetupPage;
 use crate::pages::sign_in::SignInPage;
 
 /// The HTML document around the app (server side only).
@@ -58,6 +59,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/repository/") view=RepositoriesPage ssr=SsrMode::Async />
                     <Route path=path!("/repository/:ns/*rest") view=RepositoryPage ssr=SsrMode::Async />
                     <Route path=path!("/signin") view=SignInPage ssr=SsrMode::Async />
+                    <Route path=path!("/setup") view=SetupPage ssr=SsrMode::Async />
                 </Routes>
             </main>
         </Router>

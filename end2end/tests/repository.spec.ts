@@ -110,3 +110,56 @@ test.describe("activity", () => {
     await context.close();
   });
 });
+
+test.describe("settings, with JavaScript", () => {
+  test("a policy pattern shows the tags it would lock as it is typed, then saves in place", async ({ page }) => {
+    await signIn(page, "/repository/acme/web/settings");
+    await expect(page.locator("[data-hydrated]")).toHaveAttribute("data-hydrated", "true");
+    await page.evaluate(() => ((window as any).__noReload = true));
+    await page.locator("#policy-pattern").pressSequentially("beta|latest");
+    const result = page.locator("#policy-preview-result");
+    await expect(result).toContainText("2 current tags would be locked");
+    await expect(result.locator("code")).toHaveText(["beta", "latest"]);
+    await result.getByRole("button", { name: "Save policy" }).click();
+    await expect(page.getByRole("status")).toContainText("Saved the policy beta|latest");
+    await expect(page.locator("#policies")).toContainText("beta|latest");
+    expect(await page.evaluate(() => (window as any).__noReload)).toBe(true);
+    await page.getByRole("link", { name: "Tags" }).click();
+    await expect(page.locator("#tags tbody tr").filter({ hasText: "beta" })).toContainText("locked");
+  });
+});
+
+test.describe("tag page, with JavaScript", () => {
+  test("labels, lock, refused delete, unlock and expiration, in place", async ({ page }) => {
+    await signIn(page, "/repository/acme/tools/builder/tag/latest");
+    await expect(page.locator("[data-hydrated]")).toHaveAttribute("data-hydrated", "true");
+    await page.evaluate(() => ((window as any).__noReload = true));
+    // An invalid key: the SPEC's message next to the form.
+    await page.getByLabel("Key").fill("Not Valid");
+    await page.getByLabel("Value").fill("x");
+    await page.getByRole("button", { name: "Add label" }).click();
+    await expect(page.locator("#label-error")).toContainText("Invalid label key");
+    // A valid one appears in the table, and can be deleted.
+    await page.getByLabel("Key").fill("org.example.owner");
+    await page.getByLabel("Value").fill("<b>ops</b>");
+    await page.getByRole("button", { name: "Add label" }).click();
+    const row = page.locator("#labels tbody tr").filter({ hasText: "org.example.owner" });
+    await expect(row).toContainText("<b>ops</b>");
+    await row.getByRole("button", { name: "Delete" }).click();
+    await expect(page.getByRole("status")).toContainText("Deleted the label org.example.owner");
+    await expect(row).toHaveCount(0);
+    // Lock; a delete is refused with the 409 message; unlock.
+    await page.getByRole("button", { name: "Lock (make immutable)" }).click();
+    await expect(page.getByRole("status")).toContainText("Locked latest");
+    await page.getByRole("button", { name: "Delete tag" }).click();
+    await expect(page.getByRole("alert").first()).toContainText("Cannot delete immutable tag 'latest'");
+    await page.getByRole("button", { name: "Unlock" }).click();
+    await expect(page.getByRole("status")).toContainText("Unlocked latest");
+    // Expiration preset, then cleared.
+    await page.getByRole("button", { name: "1 week" }).click();
+    await expect(page.getByRole("status")).toContainText("latest expires at");
+    await page.getByRole("button", { name: "Never expire" }).click();
+    await expect(page.getByRole("status")).toContainText("latest never expires");
+    expect(await page.evaluate(() => (window as any).__noReload)).toBe(true);
+  });
+});

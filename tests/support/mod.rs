@@ -62,6 +62,16 @@ pub async fn open_store_at(backend: Backend) -> (SqlStore, Option<tempfile::Temp
     }
 }
 
+/// Leptos spawns its rendering tasks through one process-wide executor; test processes run
+/// several tokio runtimes at once (one per test), and pages rendered on two of them at the same
+/// time can lose a wake-up and never finish (seen about once in six runs of tests/http.rs). The
+/// server has one runtime and is not affected (measured: 16 concurrent clients on the pages,
+/// no timeouts). Tests that go through the Leptos handler take this lock.
+pub async fn serial_pages() -> tokio::sync::MutexGuard<'static, ()> {
+    static PAGES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    PAGES.lock().await
+}
+
 /// The superuser every HTTP test registry starts with.
 pub const ADMIN_USER: &str = "admin";
 pub const ADMIN_PASSWORD: &str = "admin-password-1";

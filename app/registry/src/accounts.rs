@@ -149,10 +149,15 @@ impl Registry {
     /// First start: when no user exists, creates the superuser `admin` with this password.
     /// Returns `None` when users exist already.
     pub async fn bootstrap_admin(&self, password: &str) -> Result<Option<Account>> {
+        self.bootstrap_superuser("admin", password).await
+    }
+
+    /// First start: creates this superuser when no user exists; `None` when users exist.
+    pub async fn bootstrap_superuser(&self, name: &str, password: &str) -> Result<Option<Account>> {
         if self.store.user_count().await? > 0 {
             return Ok(None);
         }
-        self.create_user(&Caller::system(), "admin", password, true).await.map(Some)
+        self.create_user(&Caller::system(), name, password, true).await.map(Some)
     }
 
     /// Checks a username and password, throttling failures per account and per address.

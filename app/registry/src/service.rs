@@ -796,6 +796,45 @@ impl Registry {
         Ok(policy)
     }
 
+    /// The policies that apply to the repository: the namespace's and its own (repository admins).
+    pub async fn repository_policies(&self, caller: &Caller, path: &RepoPath) -> Result<Vec<ImmutabilityPolicy>> {
+        let repo = self.repository_for(caller, path, Role::Admin).await?;
+        let mut tx = self.store.begin().await?;
+        tx.policies(repo.namespace_id, Some(repo.id)).await
+    }
+
+    /// The alive tags a new policy would mark immutable (those not immutable already), so the UI
+    /// can show them before the policy is saved. Same validation as saving.
+    pub async fn preview_policy(&self, caller: &Caller, path: &RepoPath, pattern: &str, matches_immutable: bool) -> Result<Vec<String>> {
+        let compiled = TagPattern::parse(pattern)?;
+        let repo = self.repository_for(caller, path, Role::Admin).await?;
+        let mut tx = self.store.begin().await?;
+        let mut names: Vec<String> = tx
+            .alive_tags(repo.id, self.clock.now_ms())
+            .await?
+            .into_iter()
+            .filter(|t| !t.immutable && rules::policy_applies(&compiled, matches_immutable, &t.name))
+            .map(|t| t.name)
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+
+    /// How long ended tag rows of the repository stay restorable (its namespace's window), for
+    /// anyone who may read the repository.
+    pub async fn time_machine_of(&self, caller: &Caller, path: &RepoPath) -> Result<i64> {
+        self.readable(caller, path).await?;
+        let ns = self.store.namespace_by_name(&path.namespace).await?;
+        Ok(ns.map_or(DEFAULT_TIME_MACHINE_S, |n| n.time_machine_s))
+    }
+
+    /// A namespace with its settings (namespace admins).
+    pub async fn namespace(&self, caller: &Caller, name: &NamespaceName) -> Result<Namespace> {
+        let ns = self.store.namespace_by_name(name).await?;
+        self.authorize_namespace(caller, ns.as_ref(), name, Role::Admin).await?;
+        ns.ok_or_else(|| Error::not_found(format!("Namespace '{name}' not found")))
+    }
+
     /// Deletes a policy; tags it marked stay immutable.
     pub async fn delete_repository_policy(&self, caller: &Caller, path: &RepoPath, policy_id: &str) -> Result<()> {
         let Locked { mut tx, repo, now } = self.lock(caller, path, Role::Admin).await?;

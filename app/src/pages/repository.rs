@@ -25,10 +25,13 @@ fn split_view(path: &str) -> (String, bool) {
 
 /// The repository's tabs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Tab {
+pub enum Tab {
     Tags,
     History,
     Activity,
+    Settings,
+    /// One tag's page (under the Tags tab).
+    Tag,
 }
 
 /// The repository a `/logs` path names, if it is one.
@@ -39,15 +42,31 @@ fn activity_repository(path: &str) -> Option<String> {
 #[component]
 pub fn RepositoryPage() -> impl IntoView {
     let params = use_params_map();
-    let is_activity = Memo::new(move |_| params.read().get("rest").unwrap_or_default().ends_with("/logs"));
-    move || if is_activity.get() { view! { <ActivityView /> }.into_any() } else { view! { <TagsView /> }.into_any() }
+    let tab = Memo::new(move |_| {
+        let rest = params.read().get("rest").unwrap_or_default();
+        if rest.ends_with("/logs") {
+            Tab::Activity
+        } else if rest.ends_with("/settings") {
+            Tab::Settings
+        } else if crate::pages::tag::tag_path(&rest).is_some() {
+            Tab::Tag
+        } else {
+            Tab::Tags
+        }
+    });
+    move || match tab.get() {
+        Tab::Activity => view! { <ActivityView /> }.into_any(),
+        Tab::Settings => view! { <crate::pages::settings::SettingsView /> }.into_any(),
+        Tab::Tag => view! { <crate::pages::tag::TagView /> }.into_any(),
+        _ => view! { <TagsView /> }.into_any(),
+    }
 }
 
 /// The breadcrumb, title and tabs every repository page shares.
 #[component]
-fn RepositoryHead(#[prop(into)] repository: Signal<String>, #[prop(into)] tab: Signal<Tab>) -> impl IntoView {
+pub fn RepositoryHead(#[prop(into)] repository: Signal<String>, #[prop(into)] tab: Signal<Tab>) -> impl IntoView {
     let base = move || format!("/repository/{}", repository.get());
-    let current = move |t: Tab| move || (tab.get() == t).then_some("page");
+    let current = move |t: Tab| move || (tab.get() == t || (t == Tab::Tags && tab.get() == Tab::Tag)).then_some("page");
     view! {
         <nav class="crumbs" aria-label="Breadcrumb">
             <a href="/repository/">"Repositories"</a>
@@ -61,6 +80,7 @@ fn RepositoryHead(#[prop(into)] repository: Signal<String>, #[prop(into)] tab: S
             <a href=base aria-current=current(Tab::Tags)>"Tags"</a>
             <a href=move || format!("{}/history", base()) aria-current=current(Tab::History)>"History"</a>
             <a href=move || format!("{}/logs", base()) aria-current=current(Tab::Activity)>"Activity"</a>
+            <a href=move || format!("{}/settings", base()) aria-current=current(Tab::Settings)>"Settings"</a>
         </nav>
     }
 }
@@ -180,7 +200,11 @@ fn TagRow(
     view! {
         <tr class:ended=!alive>
             <td class="tag-name">
-                <strong>{t.name.clone()}</strong>
+                {if alive {
+                    view! { <a href=format!("/repository/{repository}/tag/{}", t.name)><strong>{t.name.clone()}</strong></a> }.into_any()
+                } else {
+                    view! { <strong>{t.name.clone()}</strong> }.into_any()
+                }}
                 {t.immutable.then(|| view! { <span class="badge lock" title="Immutable: cannot be moved, deleted or pushed over">"locked"</span> })}
                 {t.reversion.then(|| view! { <span class="badge" title="Created by a restore">"restored"</span> })}
                 {(history && !alive).then(|| view! { <span class="badge">"ended"</span> })}
@@ -242,6 +266,7 @@ fn ActivityView() -> impl IntoView {
     view! {
         <section class="page" data-hydrated=move || hydrated.get().to_string()>
             <RepositoryHead repository=repository tab=Tab::Activity />
+            {move || query.read().get("msg").map(|m| view! { <p class="flash ok" role="status">{m}</p> })}
             <Form method="GET" action=move || format!("/repository/{}/logs", repository.get()) attr:class="filter" attr:role="search">
                 <label for="audit-action" class="visually-hidden">"Action"</label>
                 <select id="audit-action" name="action" prop:value=move || action.get()>
