@@ -1,4 +1,5 @@
 use leptos::prelude::*;
+use leptos_meta::Title;
 
 /// The fallback page; on the server it also sets the HTTP status to 404.
 #[component]
@@ -10,6 +11,7 @@ pub fn NotFound() -> impl IntoView {
         }
     }
     view! {
+        <Title text="Page not found" />
         <section class="page">
             <h1>"Page not found"</h1>
             <p>"Nothing lives at this address. " <a href="/repository/">"Back to the repositories"</a></p>

@@ -1,6 +1,7 @@
 //! `/` and `/repository/`: the repositories, with filter and paging in the URL.
 
 use leptos::prelude::*;
+use leptos_meta::Title;
 use leptos_router::components::Form;
 use leptos_router::hooks::{use_navigate, use_query_map};
 use leptos_router::NavigateOptions;
@@ -35,6 +36,7 @@ pub fn RepositoriesPage() -> impl IntoView {
     };
 
     view! {
+        <Title text="Repositories" />
         <section class="page" data-hydrated=move || hydrated.get().to_string()>
             <header class="page-head">
                 <h1>"Repositories"</h1>

@@ -4,6 +4,7 @@
 
 use leptos::form::ActionForm;
 use leptos::prelude::*;
+use leptos_meta::Title;
 use leptos_router::components::Form;
 use leptos_router::hooks::{use_location, use_params_map, use_query_map};
 use registry::TagView;
@@ -68,6 +69,7 @@ pub fn RepositoryHead(#[prop(into)] repository: Signal<String>, #[prop(into)] ta
     let base = move || format!("/repository/{}", repository.get());
     let current = move |t: Tab| move || (tab.get() == t || (t == Tab::Tags && tab.get() == Tab::Tag)).then_some("page");
     view! {
+        <Title text=move || repository.get() />
         <nav class="crumbs" aria-label="Breadcrumb">
             <a href="/repository/">"Repositories"</a>
             " / "
