@@ -24,6 +24,15 @@ fn split_view(path: &str) -> (String, bool) {
     }
 }
 
+/// Where a form post returns to: this page, with its filters and paging.
+fn use_back() -> Memo<String> {
+    let location = use_location();
+    Memo::new(move |_| match location.search.get() {
+        q if q.is_empty() => location.pathname.get(),
+        q => format!("{}?{q}", location.pathname.get()),
+    })
+}
+
 /// The repository's tabs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tab {
@@ -105,12 +114,7 @@ fn TagsView() -> impl IntoView {
     );
     let message = Memo::new(move |_| query.read().get("msg"));
     let error = move || restore.value().get().and_then(Result::err).map(|e| e.to_string());
-    let location = use_location();
-    // Where a form post returns to: this page, with its filter and paging.
-    let back = Memo::new(move |_| match location.search.get() {
-        q if q.is_empty() => location.pathname.get(),
-        q => format!("{}?{q}", location.pathname.get()),
-    });
+    let back = use_back();
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
 
@@ -252,11 +256,7 @@ fn ActivityView() -> impl IntoView {
         move || (repository.get(), action.get(), actor.get(), page.get()),
         |(r, a, u, p)| list_audit(r, Some(a), Some(u), Some(p)),
     );
-    let location = use_location();
-    let back = Memo::new(move |_| match location.search.get() {
-        q if q.is_empty() => location.pathname.get(),
-        q => format!("{}?{q}", location.pathname.get()),
-    });
+    let back = use_back();
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
     let download = move |format: &str| {
