@@ -268,3 +268,109 @@ async fn repositories() {
     let (status, body, _) = a.call(Method::DELETE, &format!("{BASE}/tag/v1"), None).await;
     assert_eq!((status, body), (StatusCode::SERVICE_UNAVAILABLE, json!({ "message": "Repository is in read only or mirror mode" })));
 }
+
+#[tokio::test]
+async fn batch_changes_many_tags_with_a_result_each() {
+    let a = api().await;
+    let d1 = a.push("v1", "one", &[]).await;
+    a.push("v2", "two", &[]).await;
+    a.push("v3", "three", &[]).await;
+    let batch = format!("{BASE}/tags/batch");
+    let later = a.reg.now_ms() / 1000 + 86_400;
+    // All-or-nothing with one refusal: nothing is stored, every change has its result.
+    let body = json!({
+        "all_or_nothing": true,
+        "changes": [
+            { "tag": "v1", "action": "set_immutable", "immutable": true },
+            { "tag": "v2", "action": "set_expiration", "expiration": later },
+            { "tag": "v3", "action": "delete" },
+            { "tag": "v1", "action": "delete" },
+            { "tag": "nope", "action": "restore", "manifest_digest": "sha256:bogus" },
+        ],
+    });
+    let (status, out) = a.send(Method::POST, &batch, body.clone()).await;
+    assert_eq!(status, StatusCode::MULTI_STATUS);
+    insta::assert_json_snapshot!("batch_all_or_nothing_refused", out);
+    let (_, active) = a.get(&format!("{BASE}/tag/?onlyActiveTags=true")).await;
+    assert!(active["tags"].as_array().unwrap().iter().all(|t| t["immutable"] == false && t.get("end_ts").is_none()), "{active}");
+    // Each on its own: the good ones are stored.
+    let mut each = body.clone();
+    each["all_or_nothing"] = json!(false);
+    let (status, out) = a.send(Method::POST, &batch, each).await;
+    assert_eq!((status, out["applied"].clone()), (StatusCode::MULTI_STATUS, json!(true)));
+    let statuses: Vec<_> = out["results"].as_array().unwrap().iter().map(|r| r["status"].as_u64().unwrap()).collect();
+    assert_eq!(statuses, [200, 200, 200, 409, 400]);
+    let (_, active) = a.get(&format!("{BASE}/tag/?onlyActiveTags=true")).await;
+    let names: Vec<_> = active["tags"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+    assert_eq!(names.len(), 2, "v3 is deleted: {names:?}");
+    // Everything succeeds: 200.
+    let ok = json!({ "changes": [{ "tag": "v3", "action": "restore", "manifest_digest": d1 }] });
+    let (status, out) = a.send(Method::POST, &batch, ok).await;
+    assert_eq!((status, out["applied"].clone()), (StatusCode::OK, json!(true)));
+    // A change without the key its action needs, an unknown action, an empty batch: 400.
+    for bad in [
+        json!({ "changes": [{ "tag": "v1", "action": "set_expiration" }] }),
+        json!({ "changes": [{ "tag": "v1", "action": "explode" }] }),
+        json!({ "changes": [] }),
+        json!({ "changes": [{ "tag": "v1", "action": "delete", "extra": 1 }] }),
+    ] {
+        let (status, body) = a.send(Method::POST, &batch, bad.clone()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+        assert!(body["message"].is_string());
+    }
+}
+
+/// The OpenAPI document: its routes are a reviewed list, and every operation it lists answers
+/// with one of the statuses it documents for it (never 404 for the route itself, 405 or 5xx).
+#[tokio::test]
+async fn openapi_document_lists_routes_that_answer() {
+    let a = api().await;
+    let d = a.push("v1", "one", &[]).await;
+    a.push("v2", "two", &[]).await;
+    let (status, doc) = a.get("/api/v1/openapi.json").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"), "{}", doc["openapi"]);
+    let mut operations = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            if ["get", "put", "post", "delete"].contains(&method.as_str()) {
+                operations.push((method.to_uppercase(), path.clone(), op.clone()));
+            }
+        }
+    }
+    // Per path: reads first, deletes last, so each call finds what it names.
+    let rank = |m: &str| ["GET", "POST", "PUT", "DELETE"].iter().position(|x| *x == m);
+    operations.sort_by(|x, y| (&x.1, rank(&x.0)).cmp(&(&y.1, rank(&y.0))));
+    let listed: Vec<_> = operations.iter().map(|(m, p, _)| format!("{m} {p}")).collect();
+    insta::assert_json_snapshot!("openapi_operations", listed);
+
+    let (_, labels) = a.send(Method::POST, &format!("{BASE}/manifest/{d}/labels"), json!({ "key": "k", "value": "v" })).await;
+    let label_id = labels["label"]["id"].as_str().unwrap().to_owned();
+    a.reg.set_permission(&Caller::system(), &RepoPath::parse("acme/app").unwrap(), support::ADMIN_USER, Role::Admin).await.ok();
+    for (method, path, op) in &operations {
+        let uri = path
+            .replace("{namespace}", "acme")
+            .replace("{repository}", "app")
+            .replace("{tag}", "v2")
+            .replace("{digest}", d.as_str())
+            .replace("{label_id}", &label_id)
+            .replace("{username}", support::ADMIN_USER);
+        let body = match (method.as_str(), path.rsplit('/').next().unwrap_or("")) {
+            ("PUT", "{tag}") => Some(json!({ "immutable": false })),
+            ("POST", "restore") => Some(json!({ "manifest_digest": d })),
+            ("POST", "batch") => Some(json!({ "changes": [{ "tag": "v2", "action": "set_immutable", "immutable": false }] })),
+            ("POST", "labels") => Some(json!({ "key": "k2", "value": "v" })),
+            ("PUT", "{username}") => Some(json!({ "role": "admin" })),
+            ("POST", "changevisibility") => Some(json!({ "visibility": "private" })),
+            ("PUT", "changestate") => Some(json!({ "state": "NORMAL" })),
+            ("POST", "repository") => Some(json!({ "namespace": "acme", "repository": "made", "visibility": "private" })),
+            ("POST", "") => Some(json!({ "name": "neworg" })),
+            _ => None,
+        };
+        let method = Method::from_bytes(method.as_bytes()).unwrap();
+        let (status, v, _) = a.call(method.clone(), &uri, body.map(|b| serde_json::to_vec(&b).unwrap())).await;
+        let documented = op["responses"].as_object().unwrap();
+        assert!(status.is_success(), "{method} {uri}: {status} {v}");
+        assert!(documented.contains_key(status.as_str()), "{method} {uri}: {status} is not documented");
+    }
+}

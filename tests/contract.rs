@@ -55,6 +55,9 @@ contract!(
     time_machine_window_choices,
     repository_list_filters_and_pages,
     tag_name_lists_follow_every_change,
+    one_tags_changes_are_one_transaction,
+    batch_all_or_nothing,
+    batch_each_on_its_own,
 );
 
 async fn create_move_and_history_order(b: Backend) {
@@ -722,4 +725,105 @@ async fn tag_name_lists_follow_every_change(b: Backend) {
     let b_digest = f.alive("b").await.unwrap().manifest_digest;
     f.reg.set_tag(&f.admin, &f.repo, &tag("d"), &b_digest).await.unwrap();
     assert_eq!(names(None, None).await.0, ["b", "d"]);
+}
+
+async fn one_tags_changes_are_one_transaction(b: Backend) {
+    let f = fixture(b).await;
+    let a = f.push("v1", "a", &[]).await.unwrap();
+    f.push("v2", "b", &[]).await.unwrap();
+    let later = Some((f.now() + DAY_MS) / 1000);
+    // Expiration, then immutability: the second is refused (SPEC §2.9), so the first is undone.
+    let err =
+        f.reg.update_tag(&f.admin, &f.repo, &tag("v1"), &[TagChange::Expiration(later), TagChange::Immutable(true)]).await.unwrap_err();
+    assert!(matches!(&err, Error::Invalid(m) if m.contains("has expiration set")), "{err:?}");
+    let v1 = f.alive("v1").await.unwrap();
+    assert_eq!((v1.lifetime_end_ms, v1.immutable, v1.manifest_digest.as_str()), (None, false, a.digest.as_str()));
+    assert!(!f.actions().await.iter().any(|a| a == "change_tag_expiration"), "nothing of the refused update is recorded");
+    // Both keys that agree are applied together.
+    let other = f.alive("v2").await.unwrap().manifest_digest;
+    f.reg.update_tag(&f.admin, &f.repo, &tag("v1"), &[TagChange::Move(other.to_string()), TagChange::Immutable(true)]).await.unwrap();
+    let v1 = f.alive("v1").await.unwrap();
+    assert_eq!((v1.immutable, v1.manifest_digest.as_str()), (true, other.as_str()));
+}
+
+fn change(t: &str, change: TagChange) -> TagChangeRequest {
+    TagChangeRequest { tag: t.into(), change }
+}
+
+async fn batch_all_or_nothing(b: Backend) {
+    let f = fixture(b).await;
+    let a = f.push("a", "a", &[]).await.unwrap();
+    f.push("b", "b", &[]).await.unwrap();
+    f.push("locked", "c", &[]).await.unwrap();
+    f.reg.set_immutable(&f.admin, &f.repo, &tag("locked"), true).await.unwrap();
+    let before = f.all_rows().await;
+    let audit_before = f.actions().await.len();
+    f.advance(1000);
+    let batch = [
+        change("a", TagChange::Delete),
+        change("b", TagChange::Immutable(true)),
+        change("locked", TagChange::Delete),
+        change("-bad", TagChange::Delete),
+        change("missing", TagChange::Delete),
+    ];
+    let out = f.reg.change_tags(&f.admin, &f.repo, &batch, true).await.unwrap();
+    assert!(!out.applied);
+    let errors: Vec<_> = out.results.iter().map(|r| (r.tag.as_str(), r.error.clone())).collect();
+    assert_eq!(
+        errors,
+        vec![
+            ("a", None),
+            ("b", None),
+            ("locked", Some(Error::TagImmutable("Cannot delete immutable tag 'locked'".into()))),
+            ("-bad", Some(Error::Invalid(registry::NameError::Tag.to_string()))),
+            ("missing", Some(Error::NotFound("Tag 'missing' not found".into()))),
+        ]
+    );
+    assert_eq!(f.all_rows().await, before, "a refused batch changes nothing");
+    assert_eq!(f.actions().await.len(), audit_before, "and records nothing");
+
+    // Without the failing changes the same batch is stored whole.
+    let out = f.reg.change_tags(&f.admin, &f.repo, &batch[..2], true).await.unwrap();
+    assert!(out.applied && out.failures() == 0);
+    assert!(f.alive("a").await.is_none());
+    assert!(f.alive("b").await.unwrap().immutable);
+    // Restore in a batch: back to the deleted digest, as a reversion.
+    f.advance(1000);
+    let out = f.reg.change_tags(&f.admin, &f.repo, &[change("a", TagChange::Restore(a.digest.to_string()))], true).await.unwrap();
+    assert!(out.applied);
+    let restored = f.alive("a").await.unwrap();
+    assert!(restored.reversion && restored.manifest_digest == a.digest);
+}
+
+async fn batch_each_on_its_own(b: Backend) {
+    let f = fixture(b).await;
+    f.push("a", "a", &[]).await.unwrap();
+    f.push("b", "b", &[]).await.unwrap();
+    f.push("c", "c", &[]).await.unwrap();
+    f.reg.set_immutable(&f.admin, &f.repo, &tag("b"), true).await.unwrap();
+    let later = Some((f.now() + DAY_MS) / 1000);
+    let batch = [
+        change("a", TagChange::Expiration(later)),
+        change("b", TagChange::Delete),
+        change("c", TagChange::Immutable(true)),
+        change("b", TagChange::Immutable(false)),
+    ];
+    // A writer: the unlock needs admin (403) and the locked delete is 409; the rest is stored.
+    let dev = f.user("dev", Role::Write).await;
+    let out = f.reg.change_tags(&dev, &f.repo, &batch, false).await.unwrap();
+    assert!(out.applied);
+    let failed: Vec<_> = out.results.iter().filter_map(|r| r.error.as_ref().map(|e| (r.tag.as_str(), e.clone()))).collect();
+    assert_eq!(failed.len(), 2, "{failed:?}");
+    assert!(matches!(failed[0], ("b", Error::TagImmutable(_))));
+    assert!(matches!(failed[1], ("b", Error::Forbidden(_))));
+    assert!(f.alive("a").await.unwrap().lifetime_end_ms.is_some());
+    assert!(f.alive("b").await.unwrap().immutable);
+    assert!(f.alive("c").await.unwrap().immutable);
+
+    // Refusals of the whole repository are not per tag: no write, nothing tried.
+    let reader = f.user("reader", Role::Read).await;
+    assert!(matches!(f.reg.change_tags(&reader, &f.repo, &batch, false).await, Err(Error::Forbidden(_))));
+    assert_eq!(f.reg.change_tags(&f.admin, &f.repo, &[], false).await.unwrap_err(), Error::invalid("A batch needs at least one change"));
+    let huge: Vec<_> = (0..=registry::MAX_BATCH).map(|i| change(&format!("t{i}"), TagChange::Delete)).collect();
+    assert!(matches!(f.reg.change_tags(&f.admin, &f.repo, &huge, true).await, Err(Error::Invalid(_))));
 }

@@ -21,4 +21,7 @@ pub use accounts::{Secrets, TOKEN_PREFIX};
 pub use error::{Error, Result};
 pub use model::*;
 pub use names::{Digest, LabelKey, NameError, NamespaceName, RepoPath, RepositoryName, TagName};
-pub use service::{AuditParams, Caller, Clock, Config, FixedClock, HistoryParams, ManifestRef, Registry, SystemClock};
+pub use service::{
+    AuditParams, BatchOutcome, Caller, Clock, Config, FixedClock, HistoryParams, ManifestRef, Registry, SystemClock, TagChange,
+    TagChangeOutcome, TagChangeRequest, MAX_BATCH,
+};

@@ -13,6 +13,9 @@ use crate::names::{Digest, NamespaceName, RepoPath, TagName};
 use crate::rules::{self, LabelEffects, TagPattern};
 use crate::store::*;
 
+mod changes;
+pub use changes::{BatchOutcome, TagChange, TagChangeOutcome, TagChangeRequest, MAX_BATCH};
+
 /// Where time comes from; tests fix it.
 pub trait Clock: Send + Sync + 'static {
     fn now_ms(&self) -> Millis;
@@ -538,13 +541,28 @@ impl Registry {
 
     async fn retarget_tx(&self, caller: &Caller, path: &RepoPath, tag: &TagName, digest: &Digest, how: Retarget) -> Result<Tag> {
         let Locked { mut tx, repo, now } = self.lock(caller, path, Role::Write).await?;
+        let row = self.retarget_to(&mut *tx, caller, &repo, tag, digest, how, now).await?;
+        tx.commit().await?;
+        Ok(row)
+    }
+
+    /// A move (the manifest must be available) or a restore (any stored manifest) by digest.
+    #[allow(clippy::too_many_arguments)]
+    async fn retarget_to(
+        &self,
+        tx: &mut dyn Tx,
+        caller: &Caller,
+        repo: &Repository,
+        tag: &TagName,
+        digest: &Digest,
+        how: Retarget,
+        now: Millis,
+    ) -> Result<Tag> {
         let manifest = tx.manifest_by_digest(repo.id, digest).await?.ok_or_else(|| manifest_not_found(digest))?;
         if how == Retarget::Move && !tx.manifest_available(repo.id, manifest.id, now).await? {
             return Err(manifest_not_found(digest));
         }
-        let row = self.retarget(&mut *tx, caller, &repo, tag, &manifest, how, now).await?;
-        tx.commit().await?;
-        Ok(row)
+        self.retarget(tx, caller, repo, tag, &manifest, how, now).await
     }
 
     /// Closes the alive row (if any) and inserts the new one: the single way a tag changes target.
@@ -631,14 +649,20 @@ impl Registry {
     /// Ends the alive row now (SPEC §2.4).
     pub async fn delete_tag(&self, caller: &Caller, path: &RepoPath, tag: &TagName) -> Result<()> {
         let Locked { mut tx, repo, now } = self.lock(caller, path, Role::Write).await?;
-        let alive = tx.alive_tag(repo.id, tag.as_str(), now).await?.ok_or_else(|| tag_not_found(tag))?;
+        self.delete_in(&mut *tx, caller, &repo, tag, now).await?;
+        tx.commit().await
+    }
+
+    async fn delete_in(&self, tx: &mut dyn Tx, caller: &Caller, repo: &Repository, tag: &TagName, now: Millis) -> Result<Tag> {
+        let mut alive = tx.alive_tag(repo.id, tag.as_str(), now).await?.ok_or_else(|| tag_not_found(tag))?;
         if alive.immutable {
             return Err(Error::TagImmutable(format!("Cannot delete immutable tag '{tag}'")));
         }
         tx.set_tag_end(alive.id, Some(now)).await?;
-        let audit = self.audit(caller, &repo, "delete_tag", json!({ "tag": tag.as_str(), "manifest_digest": alive.manifest_digest }), now);
+        let audit = self.audit(caller, repo, "delete_tag", json!({ "tag": tag.as_str(), "manifest_digest": alive.manifest_digest }), now);
         tx.insert_audit(&audit).await?;
-        tx.commit().await
+        alive.lifetime_end_ms = Some(now);
+        Ok(alive)
     }
 
     /// Ends every alive tag on a manifest; all-or-nothing when one is immutable (SPEC §2.9).
@@ -661,6 +685,20 @@ impl Registry {
     /// Sets (seconds since epoch) or clears the expiration of an alive tag (SPEC §2.7).
     pub async fn set_expiration(&self, caller: &Caller, path: &RepoPath, tag: &TagName, expiration_s: Option<i64>) -> Result<Tag> {
         let Locked { mut tx, repo, now } = self.lock(caller, path, Role::Write).await?;
+        let row = self.expiration_in(&mut *tx, caller, &repo, tag, expiration_s, now).await?;
+        tx.commit().await?;
+        Ok(row)
+    }
+
+    async fn expiration_in(
+        &self,
+        tx: &mut dyn Tx,
+        caller: &Caller,
+        repo: &Repository,
+        tag: &TagName,
+        expiration_s: Option<i64>,
+        now: Millis,
+    ) -> Result<Tag> {
         let mut alive = tx.alive_tag(repo.id, tag.as_str(), now).await?.ok_or_else(|| tag_not_found(tag))?;
         let new_end = match expiration_s {
             None => None,
@@ -680,9 +718,8 @@ impl Registry {
         }
         tx.set_tag_end(alive.id, new_end).await?;
         let data = json!({ "tag": tag.as_str(), "old_expiration_ms": alive.lifetime_end_ms, "expiration_ms": new_end });
-        let audit = self.audit(caller, &repo, "change_tag_expiration", data, now);
+        let audit = self.audit(caller, repo, "change_tag_expiration", data, now);
         tx.insert_audit(&audit).await?;
-        tx.commit().await?;
         alive.lifetime_end_ms = new_end;
         Ok(alive)
     }
@@ -690,21 +727,34 @@ impl Registry {
     /// Locks (write) or unlocks (admin) an alive tag (SPEC §2.9).
     pub async fn set_immutable(&self, caller: &Caller, path: &RepoPath, tag: &TagName, immutable: bool) -> Result<Tag> {
         let Locked { mut tx, repo, now } = self.lock(caller, path, Role::Write).await?;
+        let row = self.immutable_in(&mut *tx, caller, &repo, tag, immutable, now).await?;
+        tx.commit().await?;
+        Ok(row)
+    }
+
+    async fn immutable_in(
+        &self,
+        tx: &mut dyn Tx,
+        caller: &Caller,
+        repo: &Repository,
+        tag: &TagName,
+        immutable: bool,
+        now: Millis,
+    ) -> Result<Tag> {
         let mut alive = tx.alive_tag(repo.id, tag.as_str(), now).await?.ok_or_else(|| tag_not_found(tag))?;
         if alive.immutable == immutable {
             return Ok(alive);
         }
         if !immutable {
-            self.authorize(caller, &repo, Role::Admin).await?;
+            self.authorize(caller, repo, Role::Admin).await?;
         }
         if immutable && alive.lifetime_end_ms.is_some() && !self.config.allow_expiration_on_immutable {
             return Err(Error::invalid(format!("Cannot make tag '{tag}' immutable: it has expiration set")));
         }
         tx.set_tag_immutable(alive.id, immutable).await?;
         let data = json!({ "tag": tag.as_str(), "old_immutable": alive.immutable, "immutable": immutable });
-        let audit = self.audit(caller, &repo, "change_tag_immutability", data, now);
+        let audit = self.audit(caller, repo, "change_tag_immutability", data, now);
         tx.insert_audit(&audit).await?;
-        tx.commit().await?;
         alive.immutable = immutable;
         Ok(alive)
     }

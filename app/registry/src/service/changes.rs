@@ -1,0 +1,136 @@
+//! Changes to tags applied together: one tag's several changes in one transaction (the REST
+//! `PUT .../tag/{tag}` keys), and batches over many tags, all-or-nothing or each on its own.
+//!
+//! Every change goes through the same `*_in` functions as the single-change calls, so the rules
+//! (SPEC §2.3–§2.9) and the audit records are the same whichever way a change arrives.
+
+use super::*;
+
+/// One change to one tag.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum TagChange {
+    /// Sets (seconds since epoch) or clears the expiration (SPEC §2.7).
+    Expiration(Option<i64>),
+    /// Locks (needs write) or unlocks (needs admin) the tag (SPEC §2.9).
+    Immutable(bool),
+    /// Points the tag at an available manifest, by digest (SPEC §2.3).
+    Move(String),
+    /// Points the tag at any manifest still stored, by digest (SPEC §2.5).
+    Restore(String),
+    /// Ends the alive row (SPEC §2.4).
+    Delete,
+}
+
+/// A change and the tag it is for, as a batch lists them.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TagChangeRequest {
+    pub tag: String,
+    pub change: TagChange,
+}
+
+/// What became of one change of a batch: `error` is `None` when it succeeded (or, in an
+/// all-or-nothing batch that was rolled back, would have succeeded).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TagChangeOutcome {
+    pub tag: String,
+    pub error: Option<Error>,
+}
+
+/// A batch's outcome: whether its changes are stored, and one result per change, in order.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct BatchOutcome {
+    /// All-or-nothing: every change is stored, or none. Otherwise: at least one is stored.
+    pub applied: bool,
+    pub results: Vec<TagChangeOutcome>,
+}
+
+impl BatchOutcome {
+    pub fn failures(&self) -> usize {
+        self.results.iter().filter(|r| r.error.is_some()).count()
+    }
+}
+
+/// Most changes one batch may carry.
+pub const MAX_BATCH: usize = 1000;
+
+impl Registry {
+    /// Applies the changes to one tag in the order given, in one transaction: all or none.
+    pub async fn update_tag(&self, caller: &Caller, path: &RepoPath, tag: &TagName, changes: &[TagChange]) -> Result<()> {
+        let Locked { mut tx, repo, now } = self.lock(caller, path, Role::Write).await?;
+        for change in changes {
+            self.change_in(&mut *tx, caller, &repo, tag, change, now).await?;
+        }
+        tx.commit().await
+    }
+
+    /// Applies many changes, in order. All-or-nothing: in one transaction, stored only when every
+    /// change succeeds (each result still says which failed and why). Otherwise each change is
+    /// its own transaction and the others go on when one fails. A caller who may not write the
+    /// repository (or a read-only one) is refused as a whole.
+    pub async fn change_tags(
+        &self,
+        caller: &Caller,
+        path: &RepoPath,
+        changes: &[TagChangeRequest],
+        all_or_nothing: bool,
+    ) -> Result<BatchOutcome> {
+        if changes.is_empty() {
+            return Err(Error::invalid("A batch needs at least one change"));
+        }
+        if changes.len() > MAX_BATCH {
+            return Err(Error::invalid(format!("A batch holds at most {MAX_BATCH} changes")));
+        }
+        let Locked { mut tx, repo, now } = self.lock(caller, path, Role::Write).await?;
+        let mut results = Vec::with_capacity(changes.len());
+        if all_or_nothing {
+            for c in changes {
+                let result = match TagName::parse(&c.tag) {
+                    Ok(tag) => self.change_in(&mut *tx, caller, &repo, &tag, &c.change, now).await,
+                    Err(e) => Err(e.into()),
+                };
+                results.push(outcome(c, result)?);
+            }
+            let applied = results.iter().all(|r| r.error.is_none());
+            if applied {
+                tx.commit().await?;
+            }
+            return Ok(BatchOutcome { applied, results });
+        }
+        drop(tx);
+        for c in changes {
+            let result = match TagName::parse(&c.tag) {
+                Ok(tag) => self.update_tag(caller, path, &tag, std::slice::from_ref(&c.change)).await,
+                Err(e) => Err(e.into()),
+            };
+            results.push(outcome(c, result)?);
+        }
+        let applied = results.iter().any(|r| r.error.is_none());
+        Ok(BatchOutcome { applied, results })
+    }
+
+    async fn change_in(
+        &self,
+        tx: &mut dyn Tx,
+        caller: &Caller,
+        repo: &Repository,
+        tag: &TagName,
+        change: &TagChange,
+        now: Millis,
+    ) -> Result<Tag> {
+        match change {
+            TagChange::Expiration(at) => self.expiration_in(tx, caller, repo, tag, *at, now).await,
+            TagChange::Immutable(on) => self.immutable_in(tx, caller, repo, tag, *on, now).await,
+            TagChange::Move(d) => self.retarget_to(tx, caller, repo, tag, &Digest::parse(d)?, Retarget::Move, now).await,
+            TagChange::Restore(d) => self.retarget_to(tx, caller, repo, tag, &Digest::parse(d)?, Retarget::Restore, now).await,
+            TagChange::Delete => self.delete_in(tx, caller, repo, tag, now).await,
+        }
+    }
+}
+
+/// A change's result; a storage failure ends the whole batch (nothing more can be trusted).
+fn outcome(c: &TagChangeRequest, result: Result<impl Sized>) -> Result<TagChangeOutcome> {
+    match result {
+        Err(Error::Storage) => Err(Error::Storage),
+        r => Ok(TagChangeOutcome { tag: c.tag.clone(), error: r.err() }),
+    }
+}
