@@ -121,14 +121,64 @@ struct Case {
     what: &'static str,
     needs: Role,
     method: Method,
-    /// `{repo}` and `{digest}` are filled in.
+    /// `{repo}`, `{digest}` and `{label}` are filled in, in the body also `{visibility}` (the
+    /// repository's own, so the matrix stays as it is).
     uri: &'static str,
     body: Option<&'static str>,
+    /// Made before every attempt, so each caller finds what the request names.
+    prepare: Prepare,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Prepare {
+    Nothing,
+    /// `bystander` holds read on the repository.
+    Grant,
+    /// The tag `gone` is alive.
+    Tag,
+    /// A fresh `api` label, as `{label}`.
+    Label,
+}
+
+impl Env {
+    /// Makes what the case needs; returns the `{label}` id.
+    async fn prepare(&self, prepare: Prepare, repo: &str) -> String {
+        let (sys, path) = (Caller::system(), RepoPath::parse(repo).unwrap());
+        let digest = Digest::parse(&self.digest).unwrap();
+        match prepare {
+            Prepare::Nothing => String::new(),
+            Prepare::Grant => {
+                self.reg.set_permission(&sys, &path, "bystander", Role::Read).await.unwrap();
+                String::new()
+            }
+            Prepare::Tag => {
+                self.reg.restore_tag(&sys, &path, &TagName::parse("gone").unwrap(), &digest).await.unwrap();
+                String::new()
+            }
+            Prepare::Label => self.reg.add_label(&sys, &path, &digest, "doomed", "x", None).await.unwrap().id,
+        }
+    }
 }
 
 fn cases() -> Vec<Case> {
-    let case = |what, needs, method, uri, body| Case { what, needs, method, uri, body };
+    let case = |what, needs, method, uri, body| Case { what, needs, method, uri, body, prepare: Prepare::Nothing };
+    let prepared = |what, needs, method, uri, prepare| Case { what, needs, method, uri, body: None, prepare };
     vec![
+        case("api: repository logs", Role::Admin, Method::GET, "/api/v1/repository/{repo}/logs", None),
+        case(
+            "api: tag batch",
+            Role::Write,
+            Method::POST,
+            "/api/v1/repository/{repo}/tags/batch",
+            Some(r#"{"changes":[{"tag":"v1","action":"set_expiration","expiration":null}]}"#),
+        ),
+        case("api: restore tag", Role::Write, Method::POST, "/api/v1/repository/{repo}/tag/v1/restore", Some(r#"{"manifest_digest":"{digest}"}"#)),
+        prepared("api: delete tag", Role::Write, Method::DELETE, "/api/v1/repository/{repo}/tag/gone", Prepare::Tag),
+        prepared("api: one label", Role::Read, Method::GET, "/api/v1/repository/{repo}/manifest/{digest}/labels/{label}", Prepare::Label),
+        prepared("api: delete label", Role::Write, Method::DELETE, "/api/v1/repository/{repo}/manifest/{digest}/labels/{label}", Prepare::Label),
+        case("api: one permission", Role::Admin, Method::GET, "/api/v1/repository/{repo}/permissions/user/reader", None),
+        prepared("api: revoke", Role::Admin, Method::DELETE, "/api/v1/repository/{repo}/permissions/user/bystander", Prepare::Grant),
+        case("api: visibility", Role::Admin, Method::POST, "/api/v1/repository/{repo}/changevisibility", Some(r#"{"visibility":"{visibility}"}"#)),
         case("api: repository", Role::Read, Method::GET, "/api/v1/repository/{repo}", None),
         case("api: list tags", Role::Read, Method::GET, "/api/v1/repository/{repo}/tag/", None),
         case("api: manifest", Role::Read, Method::GET, "/api/v1/repository/{repo}/manifest/{digest}", None),
@@ -161,9 +211,12 @@ async fn permission_matrix() {
     for case in cases() {
         for (repo, public) in [("acme/pub", true), ("acme/priv", false)] {
             for who in Who::ALL {
-                let uri = case.uri.replace("{repo}", repo).replace("{digest}", &e.digest);
+                let label = e.prepare(case.prepare, repo).await;
+                let uri = case.uri.replace("{repo}", repo).replace("{digest}", &e.digest).replace("{label}", &label);
+                let visibility = if public { "public" } else { "private" };
+                let body = case.body.map(|b| b.replace("{digest}", &e.digest).replace("{visibility}", visibility));
                 let auth = who.user().map(|u| basic(u, &format!("{u}-password")));
-                let r = e.send(case.method.clone(), &uri, auth.as_deref(), case.body).await;
+                let r = e.send(case.method.clone(), &uri, auth.as_deref(), body.as_deref()).await;
                 let role = who.role().or((public).then_some(Role::Read));
                 let expected = match role {
                     Some(r) if r >= case.needs => "2xx",
@@ -196,14 +249,20 @@ async fn permission_matrix() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn read_only_repositories_refuse_every_mutation_with_503() {
     let e = env().await;
+    let writes: Vec<_> = cases().into_iter().filter(|c| c.needs == Role::Write).collect();
+    let mut labels = Vec::new();
+    for case in &writes {
+        labels.push(e.prepare(case.prepare, "acme/priv").await);
+    }
     for repo in ["acme/pub", "acme/priv"] {
         e.reg.set_repository_state(&Caller::system(), &RepoPath::parse(repo).unwrap(), RepoState::ReadOnly).await.unwrap();
     }
     for who in [Who::Writer, Who::Boss, Who::Root] {
         let auth = basic(who.user().unwrap(), &format!("{}-password", who.user().unwrap()));
-        for case in cases().into_iter().filter(|c| c.needs == Role::Write) {
-            let uri = case.uri.replace("{repo}", "acme/priv").replace("{digest}", &e.digest);
-            let r = e.send(case.method.clone(), &uri, Some(&auth), case.body).await;
+        for (case, label) in writes.iter().zip(&labels) {
+            let uri = case.uri.replace("{repo}", "acme/priv").replace("{digest}", &e.digest).replace("{label}", label);
+            let body = case.body.map(|b| b.replace("{digest}", &e.digest));
+            let r = e.send(case.method.clone(), &uri, Some(&auth), body.as_deref()).await;
             assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{} as {who:?}: {}", case.what, r.body);
         }
     }
