@@ -16,6 +16,7 @@ if [ "$what" = test ]; then
   [ -x /usr/lib/postgresql/15/bin/initdb ] || need_apt+=(postgresql-15)
   command -v skopeo >/dev/null || need_apt+=(skopeo)
   command -v umoci >/dev/null || need_apt+=(umoci)
+  command -v curl >/dev/null || need_apt+=(curl)
 fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   step "apt-get install ${need_apt[*]}"
@@ -43,6 +44,13 @@ fi
 if ! command -v wasm-opt >/dev/null || ! wasm-opt --version | grep -q 'version 116'; then
   step "cargo install wasm-opt (about 9 minutes cold)"
   cargo install wasm-opt --locked --force
+fi
+
+# schemathesis and an OpenAPI validator (PyPI), in a virtualenv under target/.
+if [ "$what" = test ] && ! target/venv/bin/schemathesis --version 2>/dev/null | grep -q ' 4\.32\.5$'; then
+  step "pip install schemathesis openapi-spec-validator (target/venv)"
+  python3 -m venv target/venv
+  target/venv/bin/pip install -q schemathesis==4.32.5 openapi-spec-validator==0.9.0
 fi
 
 if [ "$what" = test ] && [ ! -x end2end/node_modules/.bin/playwright ]; then

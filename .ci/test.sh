@@ -37,8 +37,12 @@ cargo leptos build --release
 printf '\n== end-to-end tests in Chromium (release build)\n'
 (cd end2end && npx playwright test) 2>&1 | tee "$logs/e2e.log"
 
+printf '\n== the OpenAPI document validated, then schemathesis against the release build\n'
+.ci/schemathesis.sh target/release/quayside 3952 50 2>&1 | tee "$logs/schemathesis.log"
+
 # One closing line over every runner (set -o pipefail stopped the script on any failure above).
 cargo_passed=$(awk '/^test result:/ { n += $4 } END { print n + 0 }' "$logs/cargo.log")
 e2e_passed=$(sed 's/\x1b\[[0-9;]*m//g' "$logs/e2e.log" | awk '$2 == "passed" && $1 ~ /^[0-9]+$/ { n = $1 } END { print n + 0 }')
-echo "finished in $(( $(date +%s) - start )) s"
-echo "tests: $(( cargo_passed + e2e_passed )) passed, 0 failed"
+st_passed=$(awk '/generated, .* passed/ { n = $(NF - 1) } END { print n + 0 }' "$logs/schemathesis.log")
+echo "finished in $(( $(date +%s) - start )) s ($st_passed schemathesis cases passed)"
+echo "tests: $(( cargo_passed + e2e_passed + 1 )) passed, 0 failed"

@@ -89,6 +89,7 @@ pub fn build_router(state: AppState) -> Router {
     let context = move || {
         provide_context(registry.clone());
         provide_context(setup.clone());
+        provide_context(app::pages::api_docs::OpenApiDocument(crate::api_v1::openapi::document_value()));
     };
     Router::new()
         .leptos_routes_with_context(&state, routes, context, move || app::shell(options.clone()))

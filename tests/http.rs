@@ -453,3 +453,25 @@ async fn demo_refuses_a_registry_that_has_data() {
     let page = registry.list_repositories(&Caller::system(), Default::default()).await.unwrap();
     assert!(!page.items.is_empty());
 }
+
+/// The API reference page is rendered on the server from the OpenAPI document: every operation
+/// the document lists is on the page, with no JavaScript needed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_reference_page_lists_every_operation() {
+    let _pages = support::serial_pages().await;
+    let (router, _dir) = app().await;
+    let (status, html) = get(&router, "/api/docs").await;
+    assert_eq!(status, StatusCode::OK);
+    let doc = quayside::api_v1::openapi::document_value();
+    let mut count = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (_, op) in item.as_object().unwrap() {
+            let id = op["operationId"].as_str().unwrap();
+            assert!(html.contains(&format!("id=\"{id}\"")), "{id} is not on the page");
+            count += 1;
+        }
+        assert!(html.contains(&format!("<code>{path}</code>")), "{path} is not on the page");
+    }
+    assert_eq!(count, 22);
+    assert!(html.contains("id=\"schema-TagList\""), "schemas are listed");
+}

@@ -13,6 +13,7 @@ use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
+use crate::pages::api_docs::ApiDocsPage;
 use crate::pages::not_found::NotFound;
 use crate::pages::repositories::RepositoriesPage;
 use crate::pages::repository::RepositoryPage;
@@ -49,6 +50,7 @@ pub fn App() -> impl IntoView {
                 <a href="/" class="brand">"Quayside"</a>
                 <nav aria-label="Main">
                     <a href="/repository/">"Repositories"</a>
+                    <a href="/api/docs">"API"</a>
                 </nav>
                 <Account />
             </header>
@@ -60,6 +62,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/repository/:ns/*rest") view=RepositoryPage ssr=SsrMode::Async />
                     <Route path=path!("/signin") view=SignInPage ssr=SsrMode::Async />
                     <Route path=path!("/setup") view=SetupPage ssr=SsrMode::Async />
+                    <Route path=path!("/api/docs") view=ApiDocsPage ssr=SsrMode::Async />
                 </Routes>
             </main>
         </Router>

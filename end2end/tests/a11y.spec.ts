@@ -14,6 +14,7 @@ const pages = [
   ["settings", "/repository/acme/web/settings?pattern=v1.*"],
   ["tag", "/repository/acme/web/tag/latest"],
   ["index-tag", "/repository/acme/api/tag/2.3"],
+  ["api-docs", "/api/docs"],
   ["not-found", "/no/such/page"],
 ] as const;
 

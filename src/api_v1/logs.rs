@@ -110,7 +110,7 @@ fn download(body: Vec<u8>, content_type: &'static str, filename: &str) -> Respon
 
 /// The repository's audit records, newest first (repository admins).
 #[utoipa::path(
-    get, path = "/api/v1/repository/{namespace}/{repository}/logs", tag = "logs",
+    get, path = "/api/v1/repository/{namespace}/{repository}/logs", operation_id = "listRepoLogs", tag = "logs",
     params(RepoParams, LogQuery),
     responses((status = 200, description = "One page of records (`format=json`), or every matching record as CSV or NDJSON",
         content(
@@ -126,7 +126,7 @@ pub(super) async fn repository_logs(reg: &Registry, r: &str, who: &Caller, uri: 
 
 /// A namespace's audit records, every repository's included (namespace admins).
 #[utoipa::path(
-    get, path = "/api/v1/organization/{namespace}/logs", tag = "logs",
+    get, path = "/api/v1/organization/{namespace}/logs", operation_id = "listOrgLogs", tag = "logs",
     params(NamespaceParam, LogQuery),
     responses((status = 200, description = "One page of records (`format=json`), or every matching record as CSV or NDJSON",
         content(

@@ -28,7 +28,7 @@ struct Descriptor {
 
 /// A manifest's facts and its bytes.
 #[utoipa::path(
-    get, path = "/api/v1/repository/{namespace}/{repository}/manifest/{digest}", tag = "manifests",
+    get, path = "/api/v1/repository/{namespace}/{repository}/manifest/{digest}", operation_id = "getRepoManifest", tag = "manifests",
     params(RepoParams, DigestParam),
     responses((status = 200, description = "The manifest", body = ManifestInfo)),
 )]
@@ -58,7 +58,7 @@ pub(super) async fn get(reg: &Registry, r: &str, d: &str, who: &Caller) -> ApiRe
 
 /// The manifest's labels, optionally those whose key starts with `filter`.
 #[utoipa::path(
-    get, path = "/api/v1/repository/{namespace}/{repository}/manifest/{digest}/labels", tag = "manifests",
+    get, path = "/api/v1/repository/{namespace}/{repository}/manifest/{digest}/labels", operation_id = "listManifestLabels", tag = "manifests",
     params(RepoParams, DigestParam, LabelQuery),
     responses((status = 200, description = "The labels", body = LabelList)),
 )]
@@ -71,7 +71,7 @@ pub(super) async fn list_labels(reg: &Registry, r: &str, d: &str, who: &Caller, 
 
 /// Adds an `api` label (SPEC §3: key rules, reserved prefixes, media types).
 #[utoipa::path(
-    post, path = "/api/v1/repository/{namespace}/{repository}/manifest/{digest}/labels", tag = "manifests",
+    post, path = "/api/v1/repository/{namespace}/{repository}/manifest/{digest}/labels", operation_id = "addManifestLabel", tag = "manifests",
     params(RepoParams, DigestParam),
     request_body = NewLabel,
     responses((status = 201, description = "Added; `Location` names the new label", body = LabelCreated,
@@ -91,7 +91,7 @@ pub(super) async fn add_label(reg: &Registry, r: &str, d: &str, who: &Caller, re
 }
 
 #[utoipa::path(
-    get, path = "/api/v1/repository/{namespace}/{repository}/manifest/{digest}/labels/{label_id}", tag = "manifests",
+    get, path = "/api/v1/repository/{namespace}/{repository}/manifest/{digest}/labels/{label_id}", operation_id = "getManifestLabel", tag = "manifests",
     params(RepoParams, DigestParam, LabelParam),
     responses((status = 200, description = "The label", body = ApiLabel)),
 )]
@@ -103,7 +103,7 @@ pub(super) async fn get_label(reg: &Registry, r: &str, d: &str, id: &str, who: &
 
 /// Deletes an `api` label (`manifest` and `internal` labels are a 400).
 #[utoipa::path(
-    delete, path = "/api/v1/repository/{namespace}/{repository}/manifest/{digest}/labels/{label_id}", tag = "manifests",
+    delete, path = "/api/v1/repository/{namespace}/{repository}/manifest/{digest}/labels/{label_id}", operation_id = "deleteManifestLabel", tag = "manifests",
     params(RepoParams, DigestParam, LabelParam),
     responses((status = 204, description = "Deleted")),
 )]

@@ -21,7 +21,7 @@ fn visibility(s: &str) -> Result<Visibility, ApiError> {
 
 /// The repositories the caller may read, 100 a page.
 #[utoipa::path(
-    get, path = "/api/v1/repository", tag = "repositories",
+    get, path = "/api/v1/repository", operation_id = "listRepos", tag = "repositories",
     params(RepositoryListQuery),
     responses((status = 200, description = "One page of repositories", body = RepositoryList)),
 )]
@@ -42,9 +42,12 @@ pub(super) async fn list(
 
 /// Creates a repository in a namespace the caller may write.
 #[utoipa::path(
-    post, path = "/api/v1/repository", tag = "repositories",
+    post, path = "/api/v1/repository", operation_id = "createRepo", tag = "repositories",
     request_body = NewRepository,
-    responses((status = 201, description = "Created", body = RepositoryCreated)),
+    responses(
+        (status = 201, description = "Created", body = RepositoryCreated),
+        (status = 409, description = "The repository exists", body = ErrorBody),
+    ),
 )]
 pub(super) async fn create(State(state): State<AppState>, req: Request) -> ApiResult {
     let who = caller(&state.auth, &req).await?;
@@ -60,9 +63,12 @@ pub(super) async fn create(State(state): State<AppState>, req: Request) -> ApiRe
 
 /// Creates an organization; the signed-in creator becomes its admin.
 #[utoipa::path(
-    post, path = "/api/v1/organization/", tag = "repositories",
+    post, path = "/api/v1/organization/", operation_id = "createOrganization", tag = "repositories",
     request_body = NewOrganization,
-    responses((status = 201, description = "Created", body = String, example = json!("Created"))),
+    responses(
+        (status = 201, description = "Created", body = String, content_type = "application/json", example = json!("Created")),
+        (status = 409, description = "The name is taken", body = ErrorBody),
+    ),
 )]
 pub(super) async fn create_organization(State(state): State<AppState>, req: Request) -> ApiResult {
     let who = caller(&state.auth, &req).await?;
@@ -72,7 +78,7 @@ pub(super) async fn create_organization(State(state): State<AppState>, req: Requ
 }
 
 #[utoipa::path(
-    get, path = "/api/v1/repository/{namespace}/{repository}", tag = "repositories",
+    get, path = "/api/v1/repository/{namespace}/{repository}", operation_id = "getRepo", tag = "repositories",
     params(RepoParams),
     responses((status = 200, description = "The repository", body = RepositoryInfo)),
 )]
@@ -93,7 +99,7 @@ pub(super) async fn get(reg: &Registry, r: &str, who: &Caller) -> ApiResult {
 
 /// Users' roles on the repository (admins).
 #[utoipa::path(
-    get, path = "/api/v1/repository/{namespace}/{repository}/permissions/user/", tag = "permissions",
+    get, path = "/api/v1/repository/{namespace}/{repository}/permissions/user/", operation_id = "listRepoUserPermissions", tag = "permissions",
     params(RepoParams),
     responses((status = 200, description = "Every user grant", body = PermissionList)),
 )]
@@ -104,7 +110,7 @@ pub(super) async fn permissions(reg: &Registry, r: &str, who: &Caller) -> ApiRes
 }
 
 #[utoipa::path(
-    get, path = "/api/v1/repository/{namespace}/{repository}/permissions/user/{username}", tag = "permissions",
+    get, path = "/api/v1/repository/{namespace}/{repository}/permissions/user/{username}", operation_id = "getUserPermissions", tag = "permissions",
     params(RepoParams, UserParam),
     responses((status = 200, description = "The user's grant", body = UserPermission)),
 )]
@@ -116,7 +122,7 @@ pub(super) async fn permission(reg: &Registry, r: &str, user: &str, who: &Caller
 
 /// Grants (or changes) a user's role on the repository.
 #[utoipa::path(
-    put, path = "/api/v1/repository/{namespace}/{repository}/permissions/user/{username}", tag = "permissions",
+    put, path = "/api/v1/repository/{namespace}/{repository}/permissions/user/{username}", operation_id = "changeUserPermissions", tag = "permissions",
     params(RepoParams, UserParam),
     request_body = RoleChange,
     responses((status = 200, description = "The user's grant", body = UserPermission)),
@@ -131,7 +137,7 @@ pub(super) async fn grant(reg: &Registry, r: &str, user: &str, who: &Caller, req
 }
 
 #[utoipa::path(
-    delete, path = "/api/v1/repository/{namespace}/{repository}/permissions/user/{username}", tag = "permissions",
+    delete, path = "/api/v1/repository/{namespace}/{repository}/permissions/user/{username}", operation_id = "deleteUserPermissions", tag = "permissions",
     params(RepoParams, UserParam),
     responses((status = 204, description = "Removed")),
 )]
@@ -141,7 +147,7 @@ pub(super) async fn revoke(reg: &Registry, r: &str, user: &str, who: &Caller) ->
 }
 
 #[utoipa::path(
-    post, path = "/api/v1/repository/{namespace}/{repository}/changevisibility", tag = "repositories",
+    post, path = "/api/v1/repository/{namespace}/{repository}/changevisibility", operation_id = "changeRepoVisibility", tag = "repositories",
     params(RepoParams),
     request_body = VisibilityChange,
     responses((status = 200, description = "Changed", body = Success)),
@@ -155,7 +161,7 @@ pub(super) async fn change_visibility(reg: &Registry, r: &str, who: &Caller, req
 
 /// Read-only and mirror repositories refuse content changes (503) until put back to normal.
 #[utoipa::path(
-    put, path = "/api/v1/repository/{namespace}/{repository}/changestate", tag = "repositories",
+    put, path = "/api/v1/repository/{namespace}/{repository}/changestate", operation_id = "changeRepoState", tag = "repositories",
     params(RepoParams),
     request_body = StateChange,
     responses((status = 200, description = "Changed", body = Success)),

@@ -16,7 +16,7 @@ fn truthy(v: Option<&str>) -> bool {
 
 /// The repository's tag history, newest first (SPEC §2.2).
 #[utoipa::path(
-    get, path = "/api/v1/repository/{namespace}/{repository}/tag/", tag = "tags",
+    get, path = "/api/v1/repository/{namespace}/{repository}/tag/", operation_id = "listRepoTags", tag = "tags",
     params(RepoParams, TagListQuery),
     responses((status = 200, description = "One page of history rows", body = TagList)),
 )]
@@ -38,11 +38,11 @@ pub(super) async fn list(reg: &Registry, r: &str, who: &Caller, uri: &Uri) -> Ap
 /// Changes a tag: the keys given, in the order expiration, immutable, manifest_digest, all in
 /// one transaction (SPEC §5).
 #[utoipa::path(
-    put, path = "/api/v1/repository/{namespace}/{repository}/tag/{tag}", tag = "tags",
+    put, path = "/api/v1/repository/{namespace}/{repository}/tag/{tag}", operation_id = "changeTag", tag = "tags",
     params(RepoParams, TagParam),
     request_body = TagUpdate,
     responses(
-        (status = 201, description = "Updated", body = String, example = json!("Updated")),
+        (status = 201, description = "Updated", body = String, content_type = "application/json", example = json!("Updated")),
         (status = 409, description = "The tag is immutable", body = TagImmutableError),
     ),
 )]
@@ -66,7 +66,7 @@ pub(super) async fn put(reg: &Registry, r: &str, t: &str, who: &Caller, req: Req
 
 /// Ends the tag's alive row; the row stays in history (SPEC §2.4).
 #[utoipa::path(
-    delete, path = "/api/v1/repository/{namespace}/{repository}/tag/{tag}", tag = "tags",
+    delete, path = "/api/v1/repository/{namespace}/{repository}/tag/{tag}", operation_id = "deleteFullTag", tag = "tags",
     params(RepoParams, TagParam),
     responses(
         (status = 204, description = "Deleted"),
@@ -81,7 +81,7 @@ pub(super) async fn delete(reg: &Registry, r: &str, t: &str, who: &Caller) -> Ap
 
 /// Points the tag at any manifest still stored in the repository (SPEC §2.5).
 #[utoipa::path(
-    post, path = "/api/v1/repository/{namespace}/{repository}/tag/{tag}/restore", tag = "tags",
+    post, path = "/api/v1/repository/{namespace}/{repository}/tag/{tag}/restore", operation_id = "restoreTag", tag = "tags",
     params(RepoParams, TagParam),
     request_body = TagRestore,
     responses(
@@ -102,7 +102,7 @@ pub(super) async fn restore(reg: &Registry, r: &str, t: &str, who: &Caller, req:
 /// move, with a result per change. `all_or_nothing` stores every change or none. 200 when every
 /// change succeeded, 207 when one failed (then `applied` says whether anything was stored).
 #[utoipa::path(
-    post, path = "/api/v1/repository/{namespace}/{repository}/tags/batch", tag = "tags",
+    post, path = "/api/v1/repository/{namespace}/{repository}/tags/batch", operation_id = "batchTagChanges", tag = "tags",
     params(RepoParams),
     request_body = Batch,
     responses(

@@ -1,3 +1,4 @@
+pub mod api_docs;
 pub mod not_found;
 pub mod repositories;
 pub mod repository;
