@@ -475,3 +475,45 @@ async fn api_reference_page_lists_every_operation() {
     assert_eq!(count, 22);
     assert!(html.contains("id=\"schema-TagList\""), "schemas are listed");
 }
+
+/// Select several tags and change them in one request, without JavaScript: all or nothing, with
+/// each refusal named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bulk_tag_changes_work_without_javascript() {
+    let _pages = support::serial_pages().await;
+    let (router, _dir) = app().await;
+    let cookie = admin_cookie(&router).await;
+    let page = "/repository/acme/web";
+    let (status, html) = get_as(&router, page, Some(&cookie)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("id=\"bulk\"") && html.contains("value=\"latest\" form=\"bulk\""), "checkboxes for the bulk form");
+    let referer = format!("http://127.0.0.1{page}");
+    let post = |form: String| {
+        let (router, cookie, referer) = (router.clone(), cookie.clone(), referer.clone());
+        async move {
+            let (status, location) = post_form_from(&router, "/rpc/bulk_tags", &form, &cookie, &referer).await;
+            assert_eq!(status, StatusCode::FOUND);
+            let (_, html) = get_as(&router, &location.replace("http://127.0.0.1", ""), Some(&cookie)).await;
+            (location, html)
+        }
+    };
+    let form = |action: &str, tags: &[&str]| {
+        // As a browser sends the checked boxes of rows 1 and 3, say.
+        let picked: String = tags.iter().enumerate().map(|(i, t)| format!("&tags%5B{}%5D={t}", 2 * i + 1)).collect();
+        format!("repository=acme%2Fweb&back=%2Frepository%2Facme%2Fweb&action={action}{picked}")
+    };
+    let (location, html) = post(form("lock", &["latest", "v1.2.0"])).await;
+    assert!(location.contains("msg=Locked%20latest%2C%20v1.2.0"), "{location}");
+    assert_eq!(html.matches("title=\"Immutable: cannot be moved, deleted or pushed over\"").count(), 3, "v1.0.0 was locked already");
+    // Deleting a locked tag with an unlocked one: nothing changes, the refusal is named.
+    let (location, html) = post(form("delete", &["beta", "latest"])).await;
+    assert!(location.contains("__err="), "{location}");
+    assert!(html.contains("Nothing was changed. latest: Cannot delete immutable tag"), "the refusal is on the page");
+    assert!(html.contains("<strong>beta</strong>"), "beta was not deleted either");
+    let (_, html) = post(form("unlock", &["latest", "v1.2.0"])).await;
+    assert_eq!(html.matches("title=\"Immutable: cannot be moved, deleted or pushed over\"").count(), 1);
+    let (_, html) = post(form("delete", &["beta", "latest"])).await;
+    assert!(!html.contains("<strong>beta</strong>") && !html.contains("<strong>latest</strong>"), "both deleted");
+    let (location, html) = post(form("delete", &[])).await;
+    assert!(location.contains("__err=") && html.contains("Select at least one tag"), "{location}");
+}

@@ -488,3 +488,44 @@ pub async fn delete_tag(repository: String, tag: String, back: String) -> Result
     registry.delete_tag(&caller, &path, &name).await?;
     done(&format!("/repository/{path}"), &format!("Deleted tag {name}; it stays restorable from the history"))
 }
+
+/// What the tags page's bulk bar can do to the selected tags.
+pub const BULK_ACTIONS: [(&str, &str); 7] = [
+    ("lock", "Lock (immutable)"),
+    ("unlock", "Unlock"),
+    ("expire-1d", "Expire in 1 day"),
+    ("expire-1w", "Expire in 1 week"),
+    ("expire-4w", "Expire in 4 weeks"),
+    ("no-expiry", "Never expire"),
+    ("delete", "Delete"),
+];
+
+/// Applies one action to the selected tags in one request, all or nothing: every tag changes,
+/// or none does and the message names each refusal.
+#[server(prefix = "/rpc", endpoint = "bulk_tags")]
+pub async fn bulk_tags(repository: String, tags: Option<Vec<String>>, action: String, back: String) -> Result<(), AppError> {
+    use registry::TagChange;
+    let (registry, caller) = server::context().await?;
+    let tags = tags.unwrap_or_default();
+    if tags.is_empty() {
+        return Err(registry::Error::invalid("Select at least one tag").into());
+    }
+    let in_s = |s: i64| Some(registry.now_ms() / 1000 + s);
+    let (change, done_what) = match action.as_str() {
+        "lock" => (TagChange::Immutable(true), "Locked"),
+        "unlock" => (TagChange::Immutable(false), "Unlocked"),
+        "expire-1d" => (TagChange::Expiration(in_s(86_400)), "Set to expire in 1 day:"),
+        "expire-1w" => (TagChange::Expiration(in_s(7 * 86_400)), "Set to expire in 1 week:"),
+        "expire-4w" => (TagChange::Expiration(in_s(28 * 86_400)), "Set to expire in 4 weeks:"),
+        "no-expiry" => (TagChange::Expiration(None), "Set to never expire:"),
+        "delete" => (TagChange::Delete, "Deleted"),
+        other => return Err(registry::Error::invalid(format!("Unknown action: {other}")).into()),
+    };
+    let changes: Vec<_> = tags.iter().map(|t| registry::TagChangeRequest { tag: t.clone(), change: change.clone() }).collect();
+    let out = registry.change_tags(&caller, &repo_path(&repository)?, &changes, true).await?;
+    if !out.applied {
+        let refusals: Vec<_> = out.results.iter().filter_map(|r| r.error.as_ref().map(|e| format!("{}: {e}", r.tag))).collect();
+        return Err(registry::Error::invalid(format!("Nothing was changed. {}", refusals.join("; "))).into());
+    }
+    done(&back, &format!("{done_what} {}", tags.join(", ")))
+}

@@ -163,3 +163,48 @@ test.describe("tag page, with JavaScript", () => {
     expect(await page.evaluate(() => (window as any).__noReload)).toBe(true);
   });
 });
+
+test.describe("bulk changes", () => {
+  test("select two tags and clear their expiration, lock them, fail to delete them, in place", async ({ page }) => {
+    await signIn(page, "/repository/acme/api");
+    await expect(page.locator("[data-hydrated]")).toHaveAttribute("data-hydrated", "true");
+    await page.evaluate(() => ((window as any).__noReload = true));
+    const rows = page.locator("#tags tbody tr");
+    const apply = async (action: string, tags: string[]) => {
+      for (const t of tags) await page.getByLabel(`Select ${t}`, { exact: true }).check();
+      await page.locator("#bulk-action").selectOption({ label: action });
+      await page.getByRole("button", { name: "Apply" }).click();
+    };
+    // The images expire by label, and an expiring tag cannot be locked: clear, then lock.
+    await apply("Never expire", ["pr-101", "pr-102"]);
+    await expect(page.getByRole("status")).toContainText("Done");
+    await expect(rows.filter({ hasText: "pr-101" })).toContainText("never");
+    await apply("Lock (immutable)", ["pr-101", "pr-102"]);
+    await expect(rows.filter({ hasText: "pr-101" })).toContainText("locked");
+    await expect(rows.filter({ hasText: "pr-102" })).toContainText("locked");
+    await apply("Delete", ["pr-101", "pr-102"]);
+    await expect(page.getByRole("alert")).toContainText("Nothing was changed. pr-101: Cannot delete immutable tag");
+    await expect(rows.filter({ hasText: "pr-102" })).toBeVisible();
+    expect(await page.evaluate(() => (window as any).__noReload)).toBe(true);
+  });
+
+  test("without JavaScript: all or nothing, then the one that may go", async ({ browser }) => {
+    const context = await browser.newContext({ javaScriptEnabled: false });
+    const page = await context.newPage();
+    await signIn(page, "/repository/acme/api");
+    await page.getByLabel("Select pr-103", { exact: true }).check();
+    await page.getByLabel("Select 2.3", { exact: true }).check();
+    await page.locator("#bulk-action").selectOption({ label: "Delete" });
+    await page.getByRole("button", { name: "Apply" }).click();
+    await expect(page.getByRole("alert")).toBeVisible();
+    await expect(page.getByRole("alert")).toContainText("2.3: Cannot delete immutable tag");
+    await expect(page.locator("#tags tbody tr").filter({ hasText: "pr-103" })).toBeVisible();
+    await page.getByLabel("Select pr-103", { exact: true }).check();
+    await page.locator("#bulk-action").selectOption({ label: "Delete" });
+    await page.getByRole("button", { name: "Apply" }).click();
+    await expect(page.getByRole("status")).toBeVisible();
+    await expect(page.getByRole("status")).toContainText("Deleted pr-103");
+    await expect(page.locator("#tags tbody tr").filter({ hasText: "pr-103" })).toHaveCount(0);
+    await context.close();
+  });
+});

@@ -9,7 +9,7 @@ use leptos_router::components::Form;
 use leptos_router::hooks::{use_location, use_params_map, use_query_map};
 use registry::TagView;
 
-use crate::api::{list_audit, list_tags, RestoreTag, TagList};
+use crate::api::{list_audit, list_tags, BulkTags, RestoreTag, TagList, BULK_ACTIONS};
 use crate::components::format;
 use crate::components::pager::Pager;
 use crate::components::refusal::Refusal;
@@ -107,13 +107,19 @@ fn TagsView() -> impl IntoView {
     let filter = Memo::new(move |_| query.read().get("filter").unwrap_or_default());
     let page = Memo::new(move |_| query.read().get("page").and_then(|p| p.parse::<i64>().ok()).unwrap_or(1).max(1));
     let restore = ServerAction::<RestoreTag>::new();
-    // Refetched after every completed restore (with JavaScript; without it the page reloads).
+    let bulk = ServerAction::<BulkTags>::new();
+    // Refetched after every completed change (with JavaScript; without it the page reloads).
     let tags = Resource::new(
-        move || (target.get(), filter.get(), page.get(), restore.version().get()),
-        |((repo, history), f, p, _)| list_tags(repo, history, Some(f), Some(p)),
+        move || (target.get(), filter.get(), page.get(), restore.version().get(), bulk.version().get()),
+        |((repo, history), f, p, _, _)| list_tags(repo, history, Some(f), Some(p)),
     );
     let message = Memo::new(move |_| query.read().get("msg"));
-    let error = move || restore.value().get().and_then(Result::err).map(|e| e.to_string());
+    let error = move || {
+        let bulk_error = bulk.value().get().and_then(Result::err);
+        bulk_error.or_else(|| restore.value().get().and_then(Result::err)).map(|e| e.to_string())
+    };
+    // With JavaScript the page stays: a finished bulk change says what it did.
+    let bulk_done = move || bulk.value().get().is_some_and(|r| r.is_ok()).then_some("Done: the selected tags are changed");
     let back = use_back();
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
@@ -126,6 +132,7 @@ fn TagsView() -> impl IntoView {
                 tab=Signal::derive(move || if target.get().1 { Tab::History } else { Tab::Tags })
             />
             {move || message.get().map(|m| view! { <p class="flash ok" role="status">{m}</p> })}
+            {move || bulk_done().map(|m| view! { <p class="flash ok" role="status">{m}</p> })}
             {move || error().map(|e| view! { <p class="flash error" role="alert">{e}</p> })}
             <Form method="GET" action=move || format!("{}{}", base(), if target.get().1 { "/history" } else { "" }) attr:class="filter" attr:role="search">
                 <label for="tag-filter" class="visually-hidden">"Filter tags"</label>
@@ -136,7 +143,7 @@ fn TagsView() -> impl IntoView {
                 {move || Suspend::new(async move {
                     let (_, history) = target.get_untracked();
                     match tags.await {
-                        Ok(list) => view! { <TagTable list history filter=filter.get_untracked() restore back=back.get_untracked() /> }.into_any(),
+                        Ok(list) => view! { <TagTable list history filter=filter.get_untracked() restore bulk back=back.get_untracked() /> }.into_any(),
                         Err(e) => view! { <Refusal error=e back=back.get_untracked() /> }.into_any(),
                     }
                 })}
@@ -146,7 +153,14 @@ fn TagsView() -> impl IntoView {
 }
 
 #[component]
-fn TagTable(list: TagList, history: bool, filter: String, restore: ServerAction<RestoreTag>, back: String) -> impl IntoView {
+fn TagTable(
+    list: TagList,
+    history: bool,
+    filter: String,
+    restore: ServerAction<RestoreTag>,
+    bulk: ServerAction<BulkTags>,
+    back: String,
+) -> impl IntoView {
     let TagList { repository, can_write, page, now_ms } = list;
     if page.items.is_empty() {
         let message = match (history, filter.is_empty()) {
@@ -158,15 +172,30 @@ fn TagTable(list: TagList, history: bool, filter: String, restore: ServerAction<
     }
     let base = format!("/repository/{repository}{}", if history { "/history" } else { "" });
     let href = move |p: i64| url::with_query(&base, &[("filter", filter.clone()), ("page", url::page_param(p))]);
+    // The active tags of a writer can be selected and changed together.
+    let selectable = !history && can_write;
     let rows = page
         .items
         .into_iter()
-        .map(|v| view! { <TagRow v now_ms history can_write repository=repository.clone() restore back=back.clone() /> })
+        .enumerate()
+        .map(|(row, v)| view! { <TagRow v row now_ms history can_write selectable repository=repository.clone() restore back=back.clone() /> })
         .collect_view();
+    let options = BULK_ACTIONS.iter().map(|(value, label)| view! { <option value=*value>{*label}</option> }).collect_view();
     view! {
+        {selectable.then(|| view! {
+            <ActionForm action=bulk attr:id="bulk" attr:class="bulk">
+                <input type="hidden" name="repository" value=repository.clone() />
+                <input type="hidden" name="back" value=back.clone() />
+                <label for="bulk-action">"With the selected tags:"</label>
+                <select id="bulk-action" name="action">{options}</select>
+                <button type="submit" disabled=move || bulk.pending().get()>"Apply"</button>
+                <span class="muted">"All or nothing: if one tag refuses, none changes."</span>
+            </ActionForm>
+        })}
         <table class="grid" id="tags">
             <thead>
                 <tr>
+                    {selectable.then(|| view! { <th scope="col"><span class="visually-hidden">"Select"</span></th> })}
                     <th scope="col">"Tag"</th>
                     <th scope="col">"Manifest"</th>
                     <th scope="col" class="num">"Size"</th>
@@ -188,6 +217,9 @@ fn TagRow(
     now_ms: i64,
     history: bool,
     can_write: bool,
+    /// Has a checkbox for the bulk form (`tags[row]`: the server reads indexed names).
+    selectable: bool,
+    row: usize,
     repository: String,
     restore: ServerAction<RestoreTag>,
     back: String,
@@ -205,6 +237,11 @@ fn TagRow(
     };
     view! {
         <tr class:ended=!alive>
+            {selectable.then(|| view! {
+                <td class="select">
+                    <input type="checkbox" name=format!("tags[{row}]") value=t.name.clone() form="bulk" aria-label=format!("Select {}", t.name) />
+                </td>
+            })}
             <td class="tag-name">
                 {if alive {
                     view! { <a href=format!("/repository/{repository}/tag/{}", t.name)><strong>{t.name.clone()}</strong></a> }.into_any()
