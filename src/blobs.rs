@@ -127,15 +127,14 @@ impl BlobStore {
             return Err(BlobError::DigestMismatch);
         }
         File::open(&path).await?.sync_all().await?;
+        // Always this upload's own copy, renamed over any file already there: a garbage
+        // collection removing an unlinked copy of the same digest cannot take this one unless it
+        // runs after the rename, and then the push's link notices (`Registry::complete_upload`).
         let dest = self.blob_path(digest);
-        if fs::try_exists(&dest).await? {
-            fs::remove_file(&path).await?;
-        } else {
-            let dir = dest.parent().unwrap_or(&self.root).to_owned();
-            fs::create_dir_all(&dir).await?;
-            fs::rename(&path, &dest).await?;
-            File::open(&dir).await?.sync_all().await?;
-        }
+        let dir = dest.parent().unwrap_or(&self.root).to_owned();
+        fs::create_dir_all(&dir).await?;
+        fs::rename(&path, &dest).await?;
+        File::open(&dir).await?.sync_all().await?;
         Ok(len)
     }
 
@@ -177,6 +176,40 @@ impl BlobStore {
     fn take_progress(&self, id: &str) -> Result<Option<Progress>, BlobError> {
         Ok(self.progress.lock().map_err(|_| poisoned())?.remove(id))
     }
+}
+
+/// The files garbage collection removes and a push checks, for the service.
+#[async_trait::async_trait]
+impl registry::BlobFiles for BlobStore {
+    async fn exists(&self, digest: &Digest) -> registry::Result<bool> {
+        fs::try_exists(self.blob_path(digest)).await.map_err(storage)
+    }
+
+    async fn remove(&self, digest: &Digest) -> registry::Result<()> {
+        remove_if_there(&self.blob_path(digest)).await
+    }
+
+    async fn remove_upload(&self, upload_id: &str) -> registry::Result<()> {
+        // Upload ids are uuids we made; anything else names no file of ours.
+        if uuid::Uuid::parse_str(upload_id).is_err() {
+            return Ok(());
+        }
+        self.take_progress(upload_id).map_err(|e| storage(std::io::Error::other(e.to_string())))?;
+        remove_if_there(&self.upload_path(upload_id)).await
+    }
+}
+
+async fn remove_if_there(path: &Path) -> registry::Result<()> {
+    match fs::remove_file(path).await {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(storage(e)),
+    }
+}
+
+fn storage(e: std::io::Error) -> registry::Error {
+    tracing::error!(error = %e, "blob store");
+    registry::Error::Storage
 }
 
 fn poisoned() -> BlobError {

@@ -269,7 +269,13 @@ fn offset(page: u32, limit: u32) -> i64 {
 #[async_trait]
 impl Store for SqlStore {
     async fn begin(&self) -> Result<Box<dyn Tx>> {
-        let tx = self.write.begin().await.map_err(db_err)?;
+        // SQLite: take the write lock up front, so a transaction that reads and then writes
+        // waits for another process's writer (busy_timeout) instead of failing its upgrade.
+        let tx = match self.backend {
+            Backend::Sqlite => self.write.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.write.begin().await,
+        }
+        .map_err(db_err)?;
         Ok(Box::new(SqlTx { backend: self.backend, tx }))
     }
 
@@ -545,6 +551,16 @@ impl Store for SqlStore {
 
     async fn namespace_by_name(&self, name: &NamespaceName) -> Result<Option<Namespace>> {
         Self::namespace_in(&self.read, name).await
+    }
+
+    async fn repository_ids(&self) -> Result<Vec<i64>> {
+        sqlx::query("SELECT id FROM repository ORDER BY id")
+            .fetch_all(&self.read)
+            .await
+            .map_err(db_err)?
+            .iter()
+            .map(|r| r.try_get("id").map_err(db_err))
+            .collect()
     }
 
     async fn server_secret(&self, name: &str, value: &str) -> Result<String> {
@@ -855,6 +871,22 @@ impl Tx for SqlTx {
         self.bump_tag_version("id = (SELECT repository_id FROM tag WHERE id = $1)", tag_id).await
     }
 
+    async fn expire_tag_rows(&mut self, repository_id: i64, name: &str, manifest_id: i64, now: Millis, cutoff: Millis) -> Result<u64> {
+        let done = sqlx::query(
+            "UPDATE tag SET lifetime_end_ms = $1 WHERE repository_id = $2 AND name = $3 AND manifest_id = $4 AND NOT hidden \
+             AND lifetime_end_ms IS NOT NULL AND lifetime_end_ms <= $5 AND lifetime_end_ms > $1",
+        )
+        .bind(cutoff)
+        .bind(repository_id)
+        .bind(name)
+        .bind(manifest_id)
+        .bind(now)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(db_err)?;
+        Ok(done.rows_affected())
+    }
+
     async fn set_tag_immutable(&mut self, tag_id: i64, immutable: bool) -> Result<()> {
         sqlx::query("UPDATE tag SET immutable = $1 WHERE id = $2")
             .bind(immutable)
@@ -958,7 +990,8 @@ impl Tx for SqlTx {
     }
 
     async fn link_blob(&mut self, repository_id: i64, digest: &Digest, size: i64, now: Millis) -> Result<()> {
-        sqlx::query("INSERT INTO blob (digest, size, created_ms) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+        // A new link restarts the blob's grace period (garbage collection spares young blobs).
+        sqlx::query("INSERT INTO blob (digest, size, created_ms) VALUES ($1, $2, $3) ON CONFLICT (digest) DO UPDATE SET created_ms = $3")
             .bind(digest.as_str())
             .bind(size)
             .bind(now)
@@ -1000,6 +1033,122 @@ impl Tx for SqlTx {
     async fn delete_upload(&mut self, upload_id: &str) -> Result<bool> {
         let done = sqlx::query("DELETE FROM blob_upload WHERE uuid = $1").bind(upload_id).execute(&mut *self.tx).await.map_err(db_err)?;
         Ok(done.rows_affected() > 0)
+    }
+
+    async fn repository_window(&mut self, repository_id: i64) -> Result<Option<(RepoPath, i64)>> {
+        let row = sqlx::query(
+            "SELECT n.name AS ns, r.name AS repo, n.time_machine_s FROM repository r JOIN namespace n ON n.id = r.namespace_id WHERE r.id = $1",
+        )
+        .bind(repository_id)
+        .fetch_optional(&mut *self.tx)
+        .await
+        .map_err(db_err)?;
+        let Some(row) = row else { return Ok(None) };
+        let (ns, repo): (String, String) = (row.try_get("ns").map_err(db_err)?, row.try_get("repo").map_err(db_err)?);
+        let path = RepoPath::parse(&format!("{ns}/{repo}")).map_err(|_| corrupt("repository name"))?;
+        Ok(Some((path, row.try_get("time_machine_s").map_err(db_err)?)))
+    }
+
+    async fn gc_tag_rows(&mut self, repository_id: i64, cutoff: Millis, keep_immutable: bool) -> Result<u64> {
+        let sql = format!(
+            "DELETE FROM tag WHERE repository_id = $1 AND lifetime_end_ms IS NOT NULL AND lifetime_end_ms < $2{}",
+            if keep_immutable { " AND NOT immutable" } else { "" }
+        );
+        let done = sqlx::query(&sql).bind(repository_id).bind(cutoff).execute(&mut *self.tx).await.map_err(db_err)?;
+        if done.rows_affected() > 0 {
+            self.bump_tag_version("id = $1", repository_id).await?;
+        }
+        Ok(done.rows_affected())
+    }
+
+    async fn gc_manifests(&mut self, repository_id: i64, created_before: Millis) -> Result<Vec<(i64, Digest)>> {
+        sqlx::query(
+            "SELECT m.id, m.digest FROM manifest m WHERE m.repository_id = $1 AND m.created_ms < $2 \
+             AND NOT EXISTS (SELECT 1 FROM tag t WHERE t.manifest_id = m.id) \
+             AND NOT EXISTS (SELECT 1 FROM manifest_child c WHERE c.child_manifest_id = m.id) \
+             AND NOT EXISTS (SELECT 1 FROM manifest s WHERE s.repository_id = m.repository_id AND s.digest = m.subject_digest) \
+             ORDER BY m.id",
+        )
+        .bind(repository_id)
+        .bind(created_before)
+        .fetch_all(&mut *self.tx)
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(|r| {
+            let digest: String = r.try_get("digest").map_err(db_err)?;
+            Ok((r.try_get("id").map_err(db_err)?, Digest::parse(&digest).map_err(|_| corrupt("manifest digest"))?))
+        })
+        .collect()
+    }
+
+    async fn delete_manifest(&mut self, manifest_id: i64) -> Result<()> {
+        for sql in [
+            "DELETE FROM label WHERE manifest_id = $1",
+            "DELETE FROM manifest_child WHERE manifest_id = $1",
+            "DELETE FROM manifest_blob WHERE manifest_id = $1",
+            "DELETE FROM manifest WHERE id = $1",
+        ] {
+            sqlx::query(sql).bind(manifest_id).execute(&mut *self.tx).await.map_err(db_err)?;
+        }
+        Ok(())
+    }
+
+    async fn gc_blob_links(&mut self, repository_id: i64, created_before: Millis) -> Result<u64> {
+        let done = sqlx::query(
+            "DELETE FROM repository_blob WHERE repository_id = $1 AND created_ms < $2 AND NOT EXISTS (\
+             SELECT 1 FROM manifest_blob mb JOIN manifest m ON m.id = mb.manifest_id \
+             WHERE m.repository_id = $1 AND mb.digest = repository_blob.digest)",
+        )
+        .bind(repository_id)
+        .bind(created_before)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(db_err)?;
+        Ok(done.rows_affected())
+    }
+
+    async fn gc_blobs(&mut self, created_before: Millis) -> Result<Vec<(Digest, i64)>> {
+        sqlx::query(
+            "SELECT b.digest, b.size FROM blob b WHERE b.created_ms < $1 \
+             AND NOT EXISTS (SELECT 1 FROM repository_blob rb WHERE rb.digest = b.digest) \
+             AND NOT EXISTS (SELECT 1 FROM manifest_blob mb WHERE mb.digest = b.digest) ORDER BY b.digest",
+        )
+        .bind(created_before)
+        .fetch_all(&mut *self.tx)
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(|r| {
+            let digest: String = r.try_get("digest").map_err(db_err)?;
+            Ok((Digest::parse(&digest).map_err(|_| corrupt("blob digest"))?, r.try_get("size").map_err(db_err)?))
+        })
+        .collect()
+    }
+
+    async fn gc_delete_blob(&mut self, digest: &Digest, created_before: Millis) -> Result<bool> {
+        let done = sqlx::query(
+            "DELETE FROM blob WHERE digest = $1 AND created_ms < $2 \
+             AND NOT EXISTS (SELECT 1 FROM repository_blob rb WHERE rb.digest = $1) \
+             AND NOT EXISTS (SELECT 1 FROM manifest_blob mb WHERE mb.digest = $1)",
+        )
+        .bind(digest.as_str())
+        .bind(created_before)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(db_err)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn gc_uploads(&mut self, created_before: Millis) -> Result<Vec<String>> {
+        sqlx::query("DELETE FROM blob_upload WHERE created_ms < $1 RETURNING uuid")
+            .bind(created_before)
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(db_err)?
+            .iter()
+            .map(|r| r.try_get("uuid").map_err(db_err))
+            .collect()
     }
 
     async fn insert_audit(&mut self, a: &NewAudit) -> Result<()> {

@@ -30,6 +30,33 @@ enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Reclaim what the time machine no longer keeps: expired tag rows, then unreferenced
+    /// manifests, blob links and blobs, then abandoned uploads.
+    Gc {
+        /// Print what would be removed and the bytes reclaimed; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        gc: GcArgs,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+#[derive(Args, Clone, Copy)]
+struct GcArgs {
+    /// Seconds a new manifest, blob link or blob is kept unreferenced (pushes in progress).
+    #[arg(long, env = "QUAYSIDE_GC_GRACE", default_value_t = 86_400)]
+    gc_grace: i64,
+    /// Seconds after which an unfinished upload is abandoned.
+    #[arg(long, env = "QUAYSIDE_GC_UPLOAD_AGE", default_value_t = 86_400)]
+    gc_upload_age: i64,
+}
+
+impl GcArgs {
+    fn options(self, dry_run: bool) -> registry::GcOptions {
+        registry::GcOptions { dry_run, grace_ms: self.gc_grace.max(0) * 1000, upload_max_age_ms: self.gc_upload_age.max(0) * 1000 }
+    }
 }
 
 #[derive(Subcommand)]
@@ -83,6 +110,15 @@ struct ServeArgs {
     /// Mark the session cookie `Secure` (set this when a TLS proxy serves Quayside).
     #[arg(long, env = "QUAYSIDE_SECURE_COOKIES")]
     secure_cookies: bool,
+    /// Let repository admins take a tag's history out of the time machine at once
+    /// (`POST /api/v1/repository/{ns}/{repo}/tag/{tag}/expire`); off by default, as in Quay.
+    #[arg(long, env = "QUAYSIDE_PERMANENT_TAG_EXPIRY")]
+    permanent_tag_expiry: bool,
+    /// Seconds between garbage collection passes in the server; 0 turns them off.
+    #[arg(long, env = "QUAYSIDE_GC_INTERVAL", default_value_t = 3600)]
+    gc_interval: u64,
+    #[command(flatten)]
+    gc: GcArgs,
     #[command(flatten)]
     db: DbArgs,
 }
@@ -120,6 +156,9 @@ fn main() -> ExitCode {
                     site_root: args.site_root,
                     admin_password: args.admin_password,
                     secure_cookies: args.secure_cookies,
+                    config: registry::Config { allow_permanent_expiry: args.permanent_tag_expiry, ..Default::default() },
+                    gc_interval: (args.gc_interval > 0).then(|| std::time::Duration::from_secs(args.gc_interval)),
+                    gc: args.gc.options(false),
                 };
                 startup::serve(args.db.settings(), opts).await
             }
@@ -134,6 +173,14 @@ fn main() -> ExitCode {
                 let password = read_password()?;
                 let account = registry.create_user(&Caller::system(), &name, &password, superuser).await?;
                 println!("created user {}{}", account.name, if superuser { " (superuser)" } else { "" });
+                Ok(())
+            }
+            Command::Gc { dry_run, gc, db } => {
+                let settings = db.settings();
+                let blobs = quayside::blobs::BlobStore::open(&settings.data_dir)?;
+                let registry = startup::registry(startup::open(&settings).await?)?.with_blob_files(std::sync::Arc::new(blobs));
+                let report = registry.collect_garbage(&Caller::system(), &gc.options(dry_run)).await?;
+                print!("{}", quayside::gc::describe(&report));
                 Ok(())
             }
             Command::Token(TokenCommand::Create { user, name, db }) => {

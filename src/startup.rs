@@ -54,6 +54,8 @@ impl AppState {
         blobs: BlobStore,
         leptos_options: LeptosOptions,
     ) -> anyhow::Result<Self> {
+        // Garbage collection removes, and pushes check, the files of this blob store.
+        let registry = registry.with_blob_files(Arc::new(blobs.clone()));
         let auth = Auth::new(registry.clone()).await?;
         let sessions = Sessions::open(database_url).await.context("cannot open the session store")?;
         Ok(Self { leptos_options, registry, blobs, auth, sessions, secure_cookies: false, setup: Default::default() })
@@ -67,9 +69,14 @@ pub async fn open(settings: &Settings) -> anyhow::Result<SqlStore> {
     Ok(SqlStore::open(&settings.database_url).await?)
 }
 
-/// The service with the server's clock and secrets.
+/// The service with the server's clock and secrets and the default rules.
 pub fn registry(store: SqlStore) -> anyhow::Result<Registry> {
-    Ok(Registry::new(Arc::new(store), Arc::new(SystemClock), Config::default()).with_secrets(Arc::new(ServerSecrets::new()?)))
+    registry_with(store, Config::default())
+}
+
+/// The service with the server's clock and secrets and the operator's rules.
+pub fn registry_with(store: SqlStore, config: Config) -> anyhow::Result<Registry> {
+    Ok(Registry::new(Arc::new(store), Arc::new(SystemClock), config).with_secrets(Arc::new(ServerSecrets::new()?)))
 }
 
 pub fn leptos_options(listen: SocketAddr, site_root: PathBuf) -> LeptosOptions {
@@ -163,6 +170,11 @@ pub struct ServeOptions {
     /// Creates the superuser `admin` with this password when no user exists.
     pub admin_password: Option<String>,
     pub secure_cookies: bool,
+    /// The registry rules the operator chose.
+    pub config: Config,
+    /// Time between garbage collection passes (`None`: no background collection).
+    pub gc_interval: Option<std::time::Duration>,
+    pub gc: registry::GcOptions,
 }
 
 pub async fn serve(settings: Settings, opts: ServeOptions) -> anyhow::Result<()> {
@@ -170,12 +182,16 @@ pub async fn serve(settings: Settings, opts: ServeOptions) -> anyhow::Result<()>
     tracing::info!(database = %redact(&settings.database_url), backend = ?store.backend(), "database ready");
     let blobs =
         BlobStore::open(&settings.data_dir).with_context(|| format!("cannot open the blob store under {}", settings.data_dir.display()))?;
-    let mut state = AppState::new(store, &settings.database_url, blobs, leptos_options(opts.listen, opts.site_root)).await?;
+    let registry = registry_with(store, opts.config)?;
+    let mut state = AppState::with_registry(registry, &settings.database_url, blobs, leptos_options(opts.listen, opts.site_root)).await?;
     state.secure_cookies = opts.secure_cookies;
     let listener = tokio::net::TcpListener::bind(opts.listen).await.with_context(|| format!("cannot listen on {}", opts.listen))?;
     let addr = listener.local_addr()?;
     let hint = first_start(&mut state, opts.admin_password.as_deref(), addr).await?;
     state.sessions.spawn_cleanup();
+    if let Some(every) = opts.gc_interval {
+        crate::gc::spawn(state.registry.clone(), every, opts.gc);
+    }
     println!("Quayside is serving on http://{addr}/");
     if let Some(hint) = hint {
         eprintln!("{hint}");

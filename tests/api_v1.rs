@@ -27,7 +27,9 @@ const BASE: &str = "/api/v1/repository/acme/app";
 async fn api() -> Api {
     let (store, dir, url) = open_store_at(Backend::Sqlite).await;
     let clock = Arc::new(FixedClock::new(T0));
-    let reg = Registry::new(Arc::new(store), clock.clone(), Config::default()).with_secrets(support::secrets());
+    // Permanent expiry on: its route is part of what these tests call (it is off by default).
+    let config = Config { allow_permanent_expiry: true, ..Config::default() };
+    let reg = Registry::new(Arc::new(store), clock.clone(), config).with_secrets(support::secrets());
     reg.create_repository(&Caller::system(), &RepoPath::parse("acme/app").unwrap(), Visibility::Private, "the app").await.unwrap();
     let blobs_dir = tempfile::tempdir().unwrap();
     let blobs = BlobStore::open(blobs_dir.path()).unwrap();
@@ -326,7 +328,7 @@ async fn batch_changes_many_tags_with_a_result_each() {
 async fn openapi_document_lists_routes_that_answer() {
     let a = api().await;
     let d = a.push("v1", "one", &[]).await;
-    a.push("v2", "two", &[]).await;
+    a.reg.set_tag(&Caller::system(), &RepoPath::parse("acme/app").unwrap(), &TagName::parse("v2").unwrap(), &d).await.unwrap();
     let (status, doc) = a.get("/api/v1/openapi.json").await;
     assert_eq!(status, StatusCode::OK);
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"), "{}", doc["openapi"]);
@@ -358,6 +360,8 @@ async fn openapi_document_lists_routes_that_answer() {
         let body = match (method.as_str(), path.rsplit('/').next().unwrap_or("")) {
             ("PUT", "{tag}") => Some(json!({ "immutable": false })),
             ("POST", "restore") => Some(json!({ "manifest_digest": d })),
+            // After the DELETE above: v2's ended row on `d` leaves the time machine.
+            ("POST", "expire") => Some(json!({ "manifest_digest": d })),
             ("POST", "batch") => Some(json!({ "changes": [{ "tag": "v2", "action": "set_immutable", "immutable": false }] })),
             ("POST", "labels") => Some(json!({ "key": "k2", "value": "v" })),
             ("PUT", "{username}") => Some(json!({ "role": "admin" })),
@@ -373,4 +377,25 @@ async fn openapi_document_lists_routes_that_answer() {
         assert!(status.is_success(), "{method} {uri}: {status} {v}");
         assert!(documented.contains_key(status.as_str()), "{method} {uri}: {status} is not documented");
     }
+}
+
+#[tokio::test]
+async fn permanent_expiry_takes_rows_out_of_the_time_machine() {
+    let a = api().await;
+    let d1 = a.push("v1", "one", &[]).await;
+    a.clock.advance(1000);
+    a.push("v1", "two", &[]).await;
+    let expire = format!("{BASE}/tag/v1/expire");
+    let (status, body) = a.send(Method::POST, &expire, json!({})).await;
+    assert_eq!((status, body), (StatusCode::BAD_REQUEST, json!({ "message": "Missing manifest_digest" })));
+    let (status, body) = a.send(Method::POST, &expire, json!({ "manifest_digest": d1 })).await;
+    assert_eq!((status, body), (StatusCode::OK, json!({ "expired_rows": 1 })));
+    // The row's end moved back past the window (two weeks by default).
+    let (_, history) = a.get(&format!("{BASE}/tag/?specificTag=v1")).await;
+    let ended = history["tags"].as_array().unwrap().iter().find(|t| t["manifest_digest"] == json!(d1)).unwrap().clone();
+    assert!(ended["end_ts"].as_i64().unwrap() < a.reg.now_ms() / 1000 - 14 * 86_400, "{ended}");
+    let (status, body) = a.send(Method::POST, &expire, json!({ "manifest_digest": d1 })).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "nothing restorable is left: {body}");
+    let (_, logs) = a.get(&format!("{BASE}/logs?action=expire_tag_permanently")).await;
+    assert_eq!(logs["logs"][0]["metadata"]["rows"], 1);
 }

@@ -18,7 +18,8 @@ struct Server {
     child: Child,
     addr: String,
     registry: Registry,
-    _data: tempfile::TempDir,
+    url: String,
+    data: tempfile::TempDir,
 }
 
 impl Drop for Server {
@@ -29,6 +30,10 @@ impl Drop for Server {
 }
 
 async fn server(backend: Backend) -> Server {
+    server_with(backend, &[]).await
+}
+
+async fn server_with(backend: Backend, env: &[(&str, &str)]) -> Server {
     let data = tempfile::tempdir().unwrap();
     let url = match backend {
         Backend::Sqlite => format!("sqlite://{}?mode=rwc", data.path().join("q.db").display()),
@@ -39,6 +44,7 @@ async fn server(backend: Backend) -> Server {
         .arg(data.path())
         .env("QUAYSIDE_LOG", "warn")
         .env("QUAYSIDE_ADMIN_PASSWORD", support::ADMIN_PASSWORD)
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -48,7 +54,7 @@ async fn server(backend: Backend) -> Server {
     assert!(addr.starts_with("127.0.0.1:"), "server said: {line}");
     let store = quayside::db::SqlStore::open(&url).await.unwrap();
     let registry = Registry::new(Arc::new(store), Arc::new(SystemClock), Config::default());
-    Server { child, addr, registry, _data: data }
+    Server { child, addr, registry, url, data }
 }
 
 fn run(cmd: &mut Command) -> String {
@@ -287,4 +293,89 @@ async fn skopeo_round_trips_on_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn skopeo_round_trips_on_postgres() {
     round_trips(Backend::Postgres).await;
+}
+
+/// Garbage collection in a tight loop (the CLI, as fast as it runs, and the server's own pass
+/// every second) while several skopeo pushes run: every push that succeeded pulls back
+/// byte-exact, and the collector did run and remove garbage meanwhile.
+async fn pushes_survive_garbage_collection(backend: Backend) {
+    let grace = "20";
+    let s = server_with(backend, &[("QUAYSIDE_GC_INTERVAL", "1"), ("QUAYSIDE_GC_GRACE", grace)]).await;
+    let work = tempfile::tempdir().unwrap();
+    let src: PathBuf = work.path().join("src");
+    let names: Vec<String> = (0..6).map(|i| format!("img{i}")).collect();
+    for (i, n) in names.iter().enumerate() {
+        build_image(&src, n, "amd64", 200_000 + i * 5_000, &[]);
+    }
+    // Deleted tags of `acme` leave the time machine at once, so there is garbage to collect.
+    let sys = Caller::system();
+    s.registry.create_repository(&sys, &RepoPath::parse("acme/gc").unwrap(), Visibility::Private, "").await.unwrap();
+    s.registry.set_time_machine(&sys, &NamespaceName::parse("acme").unwrap(), 0).await.unwrap();
+
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let collector = {
+        let (stop, url, data) = (stop.clone(), s.url.clone(), s.data.path().to_owned());
+        std::thread::spawn(move || {
+            let mut passes = 0;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let out = Command::new(env!("CARGO_BIN_EXE_quayside"))
+                    .args(["gc", "--gc-grace", grace, "--gc-upload-age", grace, "--database-url", &url, "--data-dir"])
+                    .arg(&data)
+                    .env("QUAYSIDE_LOG", "warn")
+                    .output()
+                    .unwrap();
+                assert!(out.status.success(), "gc failed: {}", String::from_utf8_lossy(&out.stderr));
+                passes += 1;
+            }
+            passes
+        })
+    };
+    let dest = |r: &str| format!("docker://{}/{r}", s.addr);
+    let pushers: Vec<_> = names
+        .chunks(2)
+        .map(|chunk| {
+            let (chunk, src, addr) = (chunk.to_vec(), src.clone(), s.addr.clone());
+            std::thread::spawn(move || {
+                for n in &chunk {
+                    let to = format!("docker://{addr}/acme/gc:{n}");
+                    skopeo_copy(false, &format!("oci:{}:{n}", src.display()), &to).unwrap();
+                    // Pushed, then pushed again under a throwaway tag that is deleted: garbage.
+                    skopeo_copy(false, &format!("oci:{}:{n}", src.display()), &format!("docker://{addr}/acme/gc:tmp-{n}")).unwrap();
+                }
+            })
+        })
+        .collect();
+    for p in pushers {
+        p.join().unwrap();
+    }
+    let repo = RepoPath::parse("acme/gc").unwrap();
+    for n in &names {
+        s.registry.delete_tag(&sys, &repo, &TagName::parse(&format!("tmp-{n}")).unwrap()).await.unwrap();
+    }
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let passes = collector.join().unwrap();
+    assert!(passes >= 3, "the collector ran {passes} times");
+    let history = s.registry.tag_history(&sys, &repo, &HistoryParams { limit: Some(100), ..Default::default() }).await.unwrap();
+    assert!(history.items.iter().all(|v| !v.tag.name.starts_with("tmp-")), "the deleted rows were collected");
+
+    let src_blobs = blobs_of(&src);
+    for n in &names {
+        let out = work.path().join(format!("out-{n}"));
+        skopeo_copy(false, &dest(&format!("acme/gc:{n}")), &format!("oci:{}:{n}", out.display())).unwrap();
+        assert_eq!(descriptor(&out, n)["digest"], descriptor(&src, n)["digest"], "{n}");
+        for (name, bytes) in blobs_of(&out) {
+            assert_eq!(Some(&bytes), src_blobs.get(&name), "blob {name} of {n} differs");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pushes_survive_garbage_collection_on_sqlite() {
+    pushes_survive_garbage_collection(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pushes_survive_garbage_collection_on_postgres() {
+    pushes_survive_garbage_collection(Backend::Postgres).await;
 }

@@ -58,6 +58,8 @@ contract!(
     one_tags_changes_are_one_transaction,
     batch_all_or_nothing,
     batch_each_on_its_own,
+    permanent_expiry,
+    garbage_collection_keeps_what_is_referenced,
 );
 
 async fn create_move_and_history_order(b: Backend) {
@@ -826,4 +828,125 @@ async fn batch_each_on_its_own(b: Backend) {
     assert_eq!(f.reg.change_tags(&f.admin, &f.repo, &[], false).await.unwrap_err(), Error::invalid("A batch needs at least one change"));
     let huge: Vec<_> = (0..=registry::MAX_BATCH).map(|i| change(&format!("t{i}"), TagChange::Delete)).collect();
     assert!(matches!(f.reg.change_tags(&f.admin, &f.repo, &huge, true).await, Err(Error::Invalid(_))));
+}
+
+async fn permanent_expiry(b: Backend) {
+    // Off by default: refused even for an admin.
+    let f = fixture(b).await;
+    let a = f.push("v1", "a", &[]).await.unwrap();
+    f.advance(1000);
+    f.push("v1", "b", &[]).await.unwrap();
+    assert!(matches!(f.reg.expire_tag_permanently(&f.admin, &f.repo, &tag("v1"), &a.digest, false).await, Err(Error::Forbidden(_))));
+
+    let f = fixture_with(b, Config { allow_permanent_expiry: true, ..Config::default() }).await;
+    let a = f.push("v1", "a", &[]).await.unwrap();
+    f.advance(1000);
+    let bm = f.push("v1", "b", &[]).await.unwrap();
+    let writer = f.user("dev", Role::Write).await;
+    assert!(matches!(f.reg.expire_tag_permanently(&writer, &f.repo, &tag("v1"), &a.digest, false).await, Err(Error::Forbidden(_))));
+    // The ended row on `a` leaves the window; the alive row on `b` is untouched.
+    assert_eq!(f.reg.expire_tag_permanently(&f.admin, &f.repo, &tag("v1"), &a.digest, false).await.unwrap(), 1);
+    let window = f.reg.time_machine_of(&f.admin, &f.repo).await.unwrap();
+    let rows = f.all_rows().await;
+    let old = rows.iter().find(|r| r.manifest_digest == a.digest).unwrap();
+    assert!(old.restorable_until(window).unwrap() < f.now(), "no longer restorable");
+    assert_eq!(f.alive("v1").await.unwrap().manifest_digest, bm.digest);
+    assert!(matches!(f.reg.expire_tag_permanently(&f.admin, &f.repo, &tag("v1"), &a.digest, false).await, Err(Error::NotFound(_))));
+    // An alive tag: only with include_alive, and never an immutable one.
+    assert!(matches!(f.reg.expire_tag_permanently(&f.admin, &f.repo, &tag("v1"), &bm.digest, false).await, Err(Error::NotFound(_))));
+    f.reg.set_immutable(&f.admin, &f.repo, &tag("v1"), true).await.unwrap();
+    assert!(matches!(f.reg.expire_tag_permanently(&f.admin, &f.repo, &tag("v1"), &bm.digest, true).await, Err(Error::TagImmutable(_))));
+    f.reg.set_immutable(&f.admin, &f.repo, &tag("v1"), false).await.unwrap();
+    f.advance(1000);
+    assert_eq!(f.reg.expire_tag_permanently(&f.admin, &f.repo, &tag("v1"), &bm.digest, true).await.unwrap(), 1);
+    assert!(f.alive("v1").await.is_none());
+    assert!(f.actions().await.iter().any(|a| a == "expire_tag_permanently"));
+}
+
+/// Uploads a (pretend) blob to the fixture's repository: a link and a blob row.
+async fn upload(f: &Fixture, seed: &str) -> Digest {
+    let digest = quayside::v2::manifest::sha256_digest(seed.as_bytes());
+    let id = f.reg.start_upload(&f.admin, &f.repo).await.unwrap();
+    f.reg.complete_upload(&f.admin, &f.repo, Some(&id), &digest, 100).await.unwrap();
+    digest
+}
+
+fn gc_opts(dry_run: bool) -> GcOptions {
+    GcOptions { dry_run, grace_ms: HOUR_MS, upload_max_age_ms: DAY_MS }
+}
+
+async fn garbage_collection_keeps_what_is_referenced(b: Backend) {
+    let f = fixture(b).await;
+    let sys = Caller::system();
+    let (used, unused) = (upload(&f, "layer-used").await, upload(&f, "layer-unused").await);
+    let mut image = quayside::demo::image("amd64", "keep", &[100], &[]);
+    image.blobs = vec![used.clone()];
+    let keep = f.reg.put_manifest(&f.admin, &f.repo, image, Some(&tag("keep"))).await.unwrap();
+    let old = f.push("old", "old", &[]).await.unwrap();
+    let loose = f.push_untagged("loose", &[]).await;
+    let (c1, c2) = (f.push_untagged("c1", &[]).await, f.push_untagged("c2", &[]).await);
+    let multi =
+        f.reg.put_manifest(&f.admin, &f.repo, quayside::demo::index(&[(&c1, "amd64"), (&c2, "arm64")]), Some(&tag("multi"))).await.unwrap();
+    let mut referrer = quayside::demo::image("amd64", "signature", &[10], &[]);
+    referrer.subject = Some(keep.digest.clone());
+    let referrer = f.reg.put_manifest(&f.admin, &f.repo, referrer, None).await.unwrap();
+    let abandoned = f.reg.start_upload(&f.admin, &f.repo).await.unwrap();
+    f.reg.delete_tag(&f.admin, &f.repo, &tag("old")).await.unwrap();
+    f.reg.delete_tag(&f.admin, &f.repo, &tag("multi")).await.unwrap();
+
+    // Only admins of the whole server collect.
+    assert!(f.reg.collect_garbage(&f.user("boss", Role::Admin).await, &gc_opts(true)).await.is_err());
+    // Within the grace period nothing goes, not even the untagged manifest and the unused blob.
+    let r = f.reg.collect_garbage(&sys, &gc_opts(false)).await.unwrap();
+    assert_eq!((r.tag_rows, r.manifests.len(), r.blob_links, r.blobs.len(), r.uploads.len()), (0, 0, 0, 0, 0), "{r:?}");
+
+    // A day later: the untagged manifest, the unused blob and the abandoned upload go; the
+    // deleted tags are still in the time machine (two weeks), so their manifests stay.
+    f.advance(DAY_MS + 1);
+    let dry = f.reg.collect_garbage(&sys, &gc_opts(true)).await.unwrap();
+    let r = f.reg.collect_garbage(&sys, &gc_opts(false)).await.unwrap();
+    assert_eq!(
+        (dry.manifests.clone(), dry.blobs.clone(), dry.uploads.clone()),
+        (r.manifests.clone(), r.blobs.clone(), r.uploads.clone()),
+        "the dry run saw what the pass did"
+    );
+    let digests: Vec<_> = r.manifests.iter().map(|(_, d)| d.clone()).collect();
+    assert_eq!(digests, vec![loose.digest.clone()]);
+    assert_eq!(r.blobs, vec![(unused.clone(), 100)]);
+    assert_eq!(r.uploads, vec![abandoned]);
+    assert_eq!(r.blob_links, 1);
+    let stored = |d: Digest| {
+        let (reg, repo) = (f.reg.clone(), f.repo.clone());
+        async move { reg.manifest(&Caller::system(), &repo, &d).await.is_ok() }
+    };
+    assert!(!stored(loose.digest.clone()).await);
+    assert!(stored(old.digest.clone()).await && stored(multi.digest.clone()).await && stored(c1.digest.clone()).await);
+    assert!(stored(referrer.digest.clone()).await, "a referrer of a kept manifest stays");
+    // The deleted tags can still be restored.
+    f.reg.restore_tag(&f.admin, &f.repo, &tag("old"), &old.digest).await.unwrap();
+    f.reg.delete_tag(&f.admin, &f.repo, &tag("old")).await.unwrap();
+
+    // Past the window: the rows go, then the manifests only they kept, then the index's children.
+    f.advance(15 * DAY_MS);
+    let r = f.reg.collect_garbage(&sys, &gc_opts(false)).await.unwrap();
+    assert_eq!(r.tag_rows, 3, "old (twice) and multi");
+    let mut gone: Vec<_> = r.manifests.iter().map(|(_, d)| d.clone()).collect();
+    gone.sort();
+    let mut expected = vec![old.digest.clone(), multi.digest.clone(), c1.digest.clone(), c2.digest.clone()];
+    expected.sort();
+    assert_eq!(gone, expected);
+    assert!(stored(keep.digest.clone()).await && stored(referrer.digest.clone()).await);
+    assert!(f.reg.blob_size(&f.admin, &f.repo, &used).await.is_ok(), "a blob the alive tag's manifest uses stays");
+    assert_eq!(f.alive("keep").await.unwrap().manifest_digest, keep.digest);
+
+    // Once the subject goes, so does its referrer.
+    f.reg.delete_tag(&f.admin, &f.repo, &tag("keep")).await.unwrap();
+    f.advance(15 * DAY_MS);
+    let r = f.reg.collect_garbage(&sys, &gc_opts(false)).await.unwrap();
+    let gone: Vec<_> = r.manifests.iter().map(|(_, d)| d.clone()).collect();
+    assert_eq!(gone, vec![keep.digest.clone(), referrer.digest.clone()]);
+    assert_eq!(r.blobs, vec![(used, 100)]);
+    // Nothing is left to collect.
+    let r = f.reg.collect_garbage(&sys, &gc_opts(false)).await.unwrap();
+    assert_eq!((r.tag_rows, r.manifests.len(), r.blob_links, r.blobs.len()), (0, 0, 0, 0));
 }

@@ -12,14 +12,20 @@ use support::{open_store, Backend};
 use tower::ServiceExt;
 
 async fn app() -> (axum::Router, Option<tempfile::TempDir>) {
+    let (router, _, dir) = app_and_registry().await;
+    (router, dir)
+}
+
+/// The router over the demo data, and the service behind it.
+async fn app_and_registry() -> (axum::Router, Registry, Option<tempfile::TempDir>) {
     let (store, dir, url) = support::open_store_at(Backend::Sqlite).await;
     let registry = Registry::new(Arc::new(store), Arc::new(SystemClock), Default::default()).with_secrets(support::secrets());
     quayside::demo::seed(&registry).await.expect("seed");
     let blob_dir = tempfile::tempdir().unwrap();
     let blobs = quayside::blobs::BlobStore::open(blob_dir.path()).unwrap();
-    let state = support::app_state(registry, &url, blobs).await;
+    let state = support::app_state(registry.clone(), &url, blobs).await;
     std::mem::forget(blob_dir); // lives as long as the test process
-    (build_router(state), dir)
+    (build_router(state), registry, dir)
 }
 
 /// A GET as an anonymous visitor.
@@ -472,7 +478,7 @@ async fn api_reference_page_lists_every_operation() {
         }
         assert!(html.contains(&format!("<code>{path}</code>")), "{path} is not on the page");
     }
-    assert_eq!(count, 22);
+    assert_eq!(count, 23);
     assert!(html.contains("id=\"schema-TagList\""), "schemas are listed");
 }
 
@@ -516,4 +522,24 @@ async fn bulk_tag_changes_work_without_javascript() {
     assert!(!html.contains("<strong>beta</strong>") && !html.contains("<strong>latest</strong>"), "both deleted");
     let (location, html) = post(form("delete", &[])).await;
     assert!(location.contains("__err=") && html.contains("Select at least one tag"), "{location}");
+}
+
+/// The history says how long ended rows stay restorable, and offers Restore only within the
+/// namespace's time machine window (SPEC §2.10).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_shows_until_when_rows_are_restorable() {
+    let _pages = support::serial_pages().await;
+    let (router, registry, _dir) = app_and_registry().await;
+    let cookie = admin_cookie(&router).await;
+    let (_, html) = get_as(&router, "/repository/acme/web/history", Some(&cookie)).await;
+    assert!(html.contains("Deleted and moved tags stay restorable for 2 weeks"), "the window is named");
+    assert!(html.contains("restorable until "), "ended rows say until when");
+    assert!(html.contains(">Restore</button>"));
+    assert!(!html.contains("no longer restorable"));
+    // With the window off, no ended row can be restored.
+    let acme = registry::NamespaceName::parse("acme").unwrap();
+    registry.set_time_machine(&Caller::system(), &acme, 0).await.unwrap();
+    let (_, html) = get_as(&router, "/repository/acme/web/history", Some(&cookie)).await;
+    assert!(html.contains("cannot be restored (its time machine is off)"));
+    assert!(html.contains("no longer restorable") && !html.contains(">Restore</button>"), "no restore offered");
 }

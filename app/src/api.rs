@@ -159,6 +159,8 @@ pub struct TagList {
     pub can_write: bool,
     pub page: Page<registry::TagView>,
     pub now_ms: Millis,
+    /// How long ended rows stay restorable (the namespace's time machine window).
+    pub time_machine_s: i64,
 }
 
 /// Tags per page on the tags and history pages.
@@ -178,7 +180,8 @@ pub async fn list_tags(repository: String, history: bool, filter: Option<String>
     };
     let page = registry.tag_history(&caller, &path, &params).await?;
     let can_write = registry.my_role(&caller, &path).await?.is_some_and(|r| r >= registry::Role::Write);
-    Ok(TagList { repository: path.to_string(), can_write, page, now_ms: registry.now_ms() })
+    let time_machine_s = registry.time_machine_of(&caller, &path).await?;
+    Ok(TagList { repository: path.to_string(), can_write, page, now_ms: registry.now_ms(), time_machine_s })
 }
 
 /// Restores a tag to a manifest (SPEC §2.5), then returns to `back` with a message. A form post

@@ -177,13 +177,14 @@ test.describe("bulk changes", () => {
     };
     // The images expire by label, and an expiring tag cannot be locked: clear, then lock.
     await apply("Never expire", ["pr-101", "pr-102"]);
-    await expect(page.getByRole("status")).toContainText("Done");
+    await expect(page.getByRole("status")).toContainText(/Set to never expire: (pr-101, pr-102|pr-102, pr-101)/);
     await expect(rows.filter({ hasText: "pr-101" })).toContainText("never");
     await apply("Lock (immutable)", ["pr-101", "pr-102"]);
+    await expect(page.getByRole("status")).toContainText(/Locked (pr-101, pr-102|pr-102, pr-101)/);
     await expect(rows.filter({ hasText: "pr-101" })).toContainText("locked");
     await expect(rows.filter({ hasText: "pr-102" })).toContainText("locked");
     await apply("Delete", ["pr-101", "pr-102"]);
-    await expect(page.getByRole("alert")).toContainText("Nothing was changed. pr-101: Cannot delete immutable tag");
+    await expect(page.getByRole("alert")).toContainText(/Nothing was changed\. pr-10[12]: Cannot delete immutable tag/);
     await expect(rows.filter({ hasText: "pr-102" })).toBeVisible();
     expect(await page.evaluate(() => (window as any).__noReload)).toBe(true);
   });

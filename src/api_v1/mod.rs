@@ -140,6 +140,7 @@ enum Target<'a> {
     TagBatch(&'a str),
     Tag(&'a str, &'a str),
     TagRestore(&'a str, &'a str),
+    TagExpire(&'a str, &'a str),
     Manifest(&'a str, &'a str),
     Labels(&'a str, &'a str),
     Label(&'a str, &'a str, &'a str),
@@ -178,6 +179,7 @@ fn target(rest: &str) -> Option<Target<'_>> {
         return match tail.split('/').collect::<Vec<_>>()[..] {
             [tag] => Some(Target::Tag(repo, tag)),
             [tag, "restore"] => Some(Target::TagRestore(repo, tag)),
+            [tag, "expire"] => Some(Target::TagExpire(repo, tag)),
             _ => None,
         };
     }
@@ -238,6 +240,7 @@ async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
         (Some(Target::Tag(r, t)), &Method::PUT) => tags::put(reg, r, t, who, req).await,
         (Some(Target::Tag(r, t)), &Method::DELETE) => tags::delete(reg, r, t, who).await,
         (Some(Target::TagRestore(r, t)), &Method::POST) => tags::restore(reg, r, t, who, req).await,
+        (Some(Target::TagExpire(r, t)), &Method::POST) => tags::expire(reg, r, t, who, req).await,
         (Some(Target::Manifest(r, d)), &Method::GET) => manifests::get(reg, r, d, who).await,
         (Some(Target::Labels(r, d)), &Method::GET) => manifests::list_labels(reg, r, d, who, &uri).await,
         (Some(Target::Labels(r, d)), &Method::POST) => manifests::add_label(reg, r, d, who, req).await,
@@ -266,6 +269,7 @@ mod tests {
         assert_eq!(target("acme/app/tag/"), Some(Target::Tags("acme/app")));
         assert_eq!(target("acme/a/b/tag/v1"), Some(Target::Tag("acme/a/b", "v1")));
         assert_eq!(target("acme/app/tag/v1/restore"), Some(Target::TagRestore("acme/app", "v1")));
+        assert_eq!(target("acme/app/tag/v1/expire"), Some(Target::TagExpire("acme/app", "v1")));
         assert_eq!(target("acme/app/tags/batch"), Some(Target::TagBatch("acme/app")));
         assert_eq!(target("acme/app/manifest/sha256:00"), Some(Target::Manifest("acme/app", "sha256:00")));
         assert_eq!(target("acme/app/manifest/sha256:00/labels"), Some(Target::Labels("acme/app", "sha256:00")));

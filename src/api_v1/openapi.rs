@@ -81,7 +81,7 @@ pub struct NamespaceParam {
         repositories::list, repositories::create, repositories::get, repositories::create_organization,
         repositories::change_visibility, repositories::change_state,
         repositories::permissions, repositories::permission, repositories::grant, repositories::revoke,
-        tags::list, tags::put, tags::delete, tags::restore, tags::batch,
+        tags::list, tags::put, tags::delete, tags::restore, tags::expire, tags::batch,
         manifests::get, manifests::list_labels, manifests::add_label, manifests::get_label, manifests::delete_label,
         logs::repository_logs, logs::namespace_logs,
     ),

@@ -270,6 +270,26 @@ pub struct TagRestore {
     pub manifest_digest: Option<String>,
 }
 
+/// `POST .../tag/{tag}/expire`: takes the tag's ended rows on a manifest out of the time
+/// machine (when the operator allows it).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TagExpire {
+    pub manifest_digest: Option<String>,
+    /// Also delete the tag first when it is alive on that manifest.
+    #[serde(default)]
+    pub is_alive: bool,
+    /// Accepted for Quay compatibility; an index's children are reclaimed with it.
+    #[serde(default)]
+    pub include_submanifests: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TagExpired {
+    /// How many history rows left the time machine.
+    pub expired_rows: u64,
+}
+
 /// The empty object Quay answers a restore with.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Empty {}

@@ -98,6 +98,29 @@ pub(super) async fn restore(reg: &Registry, r: &str, t: &str, who: &Caller, req:
     Ok(Json(Empty {}).into_response())
 }
 
+/// Permanently removes a tag's ended rows on a manifest from the time machine (Quay's
+/// permanent tag deletion): no longer restorable, reclaimable by garbage collection.
+/// Repository admins, and only when the server runs with `QUAYSIDE_PERMANENT_TAG_EXPIRY`.
+#[utoipa::path(
+    post, path = "/api/v1/repository/{namespace}/{repository}/tag/{tag}/expire", operation_id = "expireTagPermanently", tag = "tags",
+    params(RepoParams, TagParam),
+    request_body = TagExpire,
+    responses(
+        (status = 200, description = "The rows left the time machine", body = TagExpired),
+        (status = 409, description = "The tag is immutable", body = TagImmutableError),
+    ),
+)]
+pub(super) async fn expire(reg: &Registry, r: &str, t: &str, who: &Caller, req: Request) -> ApiResult {
+    let path = repo(r)?;
+    let tag = tag_name(t)?;
+    let b: TagExpire = body(req).await?;
+    let d = b.manifest_digest.ok_or_else(|| ApiError::bad_request("Missing manifest_digest"))?;
+    let d = registry::Digest::parse(&d).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let _ = b.include_submanifests;
+    let expired_rows = reg.expire_tag_permanently(who, &path, &tag, &d, b.is_alive).await?;
+    Ok(Json(TagExpired { expired_rows }).into_response())
+}
+
 /// Many tag changes in one request (not in Quay): delete, expiration, immutability, restore and
 /// move, with a result per change. `all_or_nothing` stores every change or none. 200 when every
 /// change succeeded, 207 when one failed (then `applied` says whether anything was stored).

@@ -152,6 +152,12 @@ impl Tag {
     pub fn is_alive(&self, now: Millis) -> bool {
         !self.hidden && self.lifetime_end_ms.is_none_or(|end| end > now)
     }
+
+    /// Until when this row can be restored once it has ended: its end plus the namespace's time
+    /// machine window; older rows are unrecoverable (SPEC §2.10). `None` for a row without end.
+    pub fn restorable_until(&self, time_machine_s: i64) -> Option<Millis> {
+        self.lifetime_end_ms.map(|end| end.saturating_add(time_machine_s.saturating_mul(1000)))
+    }
 }
 
 /// A tag row with the manifest facts the lists show.

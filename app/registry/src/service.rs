@@ -14,7 +14,9 @@ use crate::rules::{self, LabelEffects, TagPattern};
 use crate::store::*;
 
 mod changes;
+mod gc;
 pub use changes::{BatchOutcome, TagChange, TagChangeOutcome, TagChangeRequest, MAX_BATCH};
+pub use gc::{BlobFiles, GcOptions, GcReport, NoBlobFiles};
 
 /// Where time comes from; tests fix it.
 pub trait Clock: Send + Sync + 'static {
@@ -62,6 +64,9 @@ pub struct Config {
     pub extra_reserved_label_prefixes: Vec<String>,
     /// The time machine windows namespaces may choose, in seconds.
     pub time_machine_choices_s: Vec<i64>,
+    /// Lets repository admins take a tag's ended rows out of the time machine at once (Quay's
+    /// permanent tag deletion); off by default, as in Quay.
+    pub allow_permanent_expiry: bool,
 }
 
 impl Default for Config {
@@ -70,6 +75,7 @@ impl Default for Config {
             allow_expiration_on_immutable: false,
             extra_reserved_label_prefixes: Vec::new(),
             time_machine_choices_s: TIME_MACHINE_CHOICES_S.to_vec(),
+            allow_permanent_expiry: false,
         }
     }
 }
@@ -157,6 +163,7 @@ pub struct Registry {
     tag_lists: Arc<TagListCache>,
     pub(crate) secrets: Arc<dyn Secrets>,
     pub(crate) throttle: Arc<Throttle>,
+    blob_files: Arc<dyn BlobFiles>,
 }
 
 /// Recent `/v2` tag lists. An entry holds while the repository's `tag_version` is unchanged and
@@ -210,7 +217,14 @@ impl Registry {
             tag_lists: Default::default(),
             secrets: Arc::new(NoSecrets),
             throttle: Default::default(),
+            blob_files: Arc::new(NoBlobFiles),
         }
+    }
+
+    /// The blob store's files, for garbage collection and the push-side check against it.
+    pub fn with_blob_files(mut self, files: Arc<dyn BlobFiles>) -> Self {
+        self.blob_files = files;
+        self
     }
 
     /// Password hashing and tokens (accounts fail closed without them).
@@ -665,6 +679,44 @@ impl Registry {
         Ok(alive)
     }
 
+    /// Takes tag `tag`'s ended rows on the manifest out of the time machine now (Quay's permanent
+    /// deletion): they become unrecoverable at once and garbage collection may reclaim what only
+    /// they kept. With `include_alive`, the tag's alive row on that manifest is deleted first
+    /// (refused for an immutable tag). Repository admins only, and only when the operator turned
+    /// it on. Returns how many rows left the time machine.
+    pub async fn expire_tag_permanently(
+        &self,
+        caller: &Caller,
+        path: &RepoPath,
+        tag: &TagName,
+        digest: &Digest,
+        include_alive: bool,
+    ) -> Result<u64> {
+        let Locked { mut tx, repo, now } = self.lock(caller, path, Role::Admin).await?;
+        if !self.config.allow_permanent_expiry {
+            return Err(Error::Forbidden("Permanently expiring tags is turned off on this server".into()));
+        }
+        let manifest = tx.manifest_by_digest(repo.id, digest).await?.ok_or_else(|| manifest_not_found(digest))?;
+        if include_alive {
+            if let Some(alive) = tx.alive_tag(repo.id, tag.as_str(), now).await? {
+                if alive.manifest_digest == manifest.digest {
+                    self.delete_in(&mut *tx, caller, &repo, tag, now).await?;
+                }
+            }
+        }
+        let window_s = tx.namespace(&path.namespace).await?.map_or(DEFAULT_TIME_MACHINE_S, |n| n.time_machine_s);
+        let cutoff = now.saturating_sub(window_s.saturating_mul(1000)).saturating_sub(1);
+        let moved = tx.expire_tag_rows(repo.id, tag.as_str(), manifest.id, now, cutoff).await?;
+        if moved == 0 {
+            return Err(Error::not_found(format!("Tag '{tag}' has no restorable row on {digest}")));
+        }
+        let data = json!({ "tag": tag.as_str(), "manifest_digest": digest, "rows": moved });
+        let audit = self.audit(caller, &repo, "expire_tag_permanently", data, now);
+        tx.insert_audit(&audit).await?;
+        tx.commit().await?;
+        Ok(moved)
+    }
+
     /// Ends every alive tag on a manifest; all-or-nothing when one is immutable (SPEC §2.9).
     pub async fn delete_manifest_tags(&self, caller: &Caller, path: &RepoPath, digest: &Digest) -> Result<usize> {
         let Locked { mut tx, repo, now } = self.lock(caller, path, Role::Write).await?;
@@ -943,7 +995,19 @@ impl Registry {
             }
         }
         tx.link_blob(repo.id, digest, size, now).await?;
+        self.blob_still_stored(digest).await?;
         tx.commit().await
+    }
+
+    /// Called holding a new blob link, before it is committed: a garbage collection that
+    /// deleted this digest's row committed before the link could be made, and its file may be
+    /// gone with it. Then the push fails (and is retried) instead of linking nothing.
+    async fn blob_still_stored(&self, digest: &Digest) -> Result<()> {
+        if self.blob_files.exists(digest).await? {
+            Ok(())
+        } else {
+            Err(Error::BlobUnknown(format!("Blob {digest} was reclaimed while it was linked; upload it again")))
+        }
     }
 
     pub async fn cancel_upload(&self, caller: &Caller, path: &RepoPath, upload_id: &str) -> Result<()> {
@@ -963,6 +1027,9 @@ impl Registry {
         let Some(size) = size else { return Ok(None) };
         let Locked { mut tx, repo, now } = self.lock_for_push(caller, path).await?;
         tx.link_blob(repo.id, digest, size, now).await?;
+        if self.blob_still_stored(digest).await.is_err() {
+            return Ok(None);
+        }
         tx.commit().await?;
         Ok(Some(size))
     }

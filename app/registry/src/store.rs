@@ -129,6 +129,9 @@ pub trait Store: Send + Sync + 'static {
     /// A server-wide secret (e.g. the token signing key), created with `value` when missing; every
     /// instance sharing the database gets the same one.
     async fn server_secret(&self, name: &str, value: &str) -> Result<String>;
+
+    /// Every repository's id (garbage collection visits them all).
+    async fn repository_ids(&self) -> Result<Vec<i64>>;
 }
 
 /// One open transaction. Dropping it without [`Tx::commit`] rolls back.
@@ -169,6 +172,9 @@ pub trait Tx: Send {
     async fn insert_tag(&mut self, t: &NewTag) -> Result<Tag>;
     async fn set_tag_end(&mut self, tag_id: i64, end_ms: Option<Millis>) -> Result<()>;
     async fn set_tag_immutable(&mut self, tag_id: i64, immutable: bool) -> Result<()>;
+    /// Moves the ended rows of tag `name` on the manifest whose end lies in `(cutoff, now]` to
+    /// `cutoff`: out of the time machine. Returns how many rows moved.
+    async fn expire_tag_rows(&mut self, repository_id: i64, name: &str, manifest_id: i64, now: Millis, cutoff: Millis) -> Result<u64>;
 
     async fn labels(&mut self, manifest_id: i64) -> Result<Vec<Label>>;
     async fn label(&mut self, manifest_id: i64, label_id: &str) -> Result<Option<Label>>;
@@ -205,4 +211,27 @@ pub trait Tx: Send {
     /// Starts an upload and returns its id.
     async fn insert_upload(&mut self, repository_id: i64, now: Millis) -> Result<String>;
     async fn delete_upload(&mut self, upload_id: &str) -> Result<bool>;
+
+    // ---- garbage collection (see `service::gc`) ----
+    /// The repository's path and its namespace's time machine window (seconds).
+    async fn repository_window(&mut self, repository_id: i64) -> Result<Option<(RepoPath, i64)>>;
+    /// Deletes the tag rows that ended before `cutoff` (immutable ones too unless
+    /// `keep_immutable`); returns how many.
+    async fn gc_tag_rows(&mut self, repository_id: i64, cutoff: Millis, keep_immutable: bool) -> Result<u64>;
+    /// Manifests created before `created_before` that no tag row points at, no index in the
+    /// repository lists and whose subject (if any) is not stored in the repository.
+    async fn gc_manifests(&mut self, repository_id: i64, created_before: Millis) -> Result<Vec<(i64, Digest)>>;
+    /// Deletes a manifest with its labels, child links and blob references.
+    async fn delete_manifest(&mut self, manifest_id: i64) -> Result<()>;
+    /// Deletes the repository's blob links made before `created_before` that none of its
+    /// manifests uses; returns how many.
+    async fn gc_blob_links(&mut self, repository_id: i64, created_before: Millis) -> Result<u64>;
+    /// Blobs (digest, size) last linked before `created_before` that no repository links and no
+    /// manifest uses.
+    async fn gc_blobs(&mut self, created_before: Millis) -> Result<Vec<(Digest, i64)>>;
+    /// Deletes the blob row if it is still unlinked, unused and old (locking it until the end of
+    /// the transaction); whether it did.
+    async fn gc_delete_blob(&mut self, digest: &Digest, created_before: Millis) -> Result<bool>;
+    /// Deletes uploads started before `created_before`; returns their ids.
+    async fn gc_uploads(&mut self, created_before: Millis) -> Result<Vec<String>>;
 }

@@ -199,9 +199,10 @@ fn Reference(r: ApiDocs) -> impl IntoView {
                     <ul>{ops}</ul>
                 </li>
             }
+            .into_any()
         })
         .collect_view();
-    let groups = r.groups.into_iter().map(|g| view! { <Group g /> }).collect_view();
+    let groups = r.groups.into_iter().map(|g| view! { <Group g /> }.into_any()).collect_view();
     let schemas = r
         .schemas
         .into_iter()
@@ -215,6 +216,7 @@ fn Reference(r: ApiDocs) -> impl IntoView {
                     <pre>{json}</pre>
                 </details>
             }
+            .into_any()
         })
         .collect_view();
     view! {
@@ -226,17 +228,18 @@ fn Reference(r: ApiDocs) -> impl IntoView {
             </a> " (OpenAPI 3.1)."
         </p>
         <nav class="api-toc" aria-label="Operations">
-            <ul>{toc}</ul>
+            <ul>{toc.into_any()}</ul>
         </nav>
-        {groups}
+        {groups.into_any()}
         <h2 id="schemas">"Schemas"</h2>
-        {schemas}
+        {schemas.into_any()}
     }
+    .into_any()
 }
 
 #[component]
 fn Group(g: OperationGroup) -> impl IntoView {
-    let ops = g.operations.into_iter().map(|o| view! { <OperationView o /> }).collect_view();
+    let ops = g.operations.into_iter().map(|o| view! { <OperationView o /> }.into_any()).collect_view();
     let id = format!("tag-{}", g.tag);
     view! {
         <h2 id=id>{g.tag}</h2>
@@ -295,6 +298,7 @@ fn OperationView(o: Operation) -> impl IntoView {
                 <tbody>{rows}</tbody>
             </table>
         }
+        .into_any()
     });
     let body = o.body.as_deref().map(|b| view! { <p>"Request body: " {schema_link(b)}</p> });
     let responses = o
@@ -336,4 +340,5 @@ fn OperationView(o: Operation) -> impl IntoView {
             </table>
         </article>
     }
+    .into_any()
 }

@@ -118,8 +118,6 @@ fn TagsView() -> impl IntoView {
         let bulk_error = bulk.value().get().and_then(Result::err);
         bulk_error.or_else(|| restore.value().get().and_then(Result::err)).map(|e| e.to_string())
     };
-    // With JavaScript the page stays: a finished bulk change says what it did.
-    let bulk_done = move || bulk.value().get().is_some_and(|r| r.is_ok()).then_some("Done: the selected tags are changed");
     let back = use_back();
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
@@ -132,7 +130,6 @@ fn TagsView() -> impl IntoView {
                 tab=Signal::derive(move || if target.get().1 { Tab::History } else { Tab::Tags })
             />
             {move || message.get().map(|m| view! { <p class="flash ok" role="status">{m}</p> })}
-            {move || bulk_done().map(|m| view! { <p class="flash ok" role="status">{m}</p> })}
             {move || error().map(|e| view! { <p class="flash error" role="alert">{e}</p> })}
             <Form method="GET" action=move || format!("{}{}", base(), if target.get().1 { "/history" } else { "" }) attr:class="filter" attr:role="search">
                 <label for="tag-filter" class="visually-hidden">"Filter tags"</label>
@@ -161,7 +158,7 @@ fn TagTable(
     bulk: ServerAction<BulkTags>,
     back: String,
 ) -> impl IntoView {
-    let TagList { repository, can_write, page, now_ms } = list;
+    let TagList { repository, can_write, page, now_ms, time_machine_s } = list;
     if page.items.is_empty() {
         let message = match (history, filter.is_empty()) {
             (_, false) => "No tag matches this filter.",
@@ -178,10 +175,17 @@ fn TagTable(
         .items
         .into_iter()
         .enumerate()
-        .map(|(row, v)| view! { <TagRow v row now_ms history can_write selectable repository=repository.clone() restore back=back.clone() /> })
+        .map(|(row, v)| {
+            view! { <TagRow v row now_ms time_machine_s history can_write selectable repository=repository.clone() restore back=back.clone() /> }
+        })
         .collect_view();
     let options = BULK_ACTIONS.iter().map(|(value, label)| view! { <option value=*value>{*label}</option> }).collect_view();
+    let window = match time_machine_s {
+        0 => "Deleted and moved tags of this namespace cannot be restored (its time machine is off).".to_owned(),
+        s => format!("Deleted and moved tags stay restorable for {} (the namespace's time machine).", format::window(s)),
+    };
     view! {
+        {history.then(|| view! { <p class="muted" id="time-machine">{window}</p> })}
         {selectable.then(|| view! {
             <ActionForm action=bulk attr:id="bulk" attr:class="bulk">
                 <input type="hidden" name="repository" value=repository.clone() />
@@ -215,6 +219,7 @@ fn TagTable(
 fn TagRow(
     v: TagView,
     now_ms: i64,
+    time_machine_s: i64,
     history: bool,
     can_write: bool,
     /// Has a checkbox for the bulk form (`tags[row]`: the server reads indexed names).
@@ -226,6 +231,8 @@ fn TagRow(
 ) -> impl IntoView {
     let t = v.tag;
     let alive = t.is_alive(now_ms);
+    let until = t.restorable_until(time_machine_s).unwrap_or(now_ms);
+    let restorable = until > now_ms;
     let size = match (v.is_manifest_list, v.size) {
         (true, _) => "index".to_owned(),
         (false, Some(s)) => format::bytes(s),
@@ -258,9 +265,12 @@ fn TagRow(
             <td>{end}</td>
             {history.then(|| view! {
                 <td>
-                    // An ended row can be brought back: the tag then points at this manifest again.
-                    {(!alive && !can_write).then(|| view! { <span class="muted" title="Restoring needs write permission on this repository">"read only"</span> })}
-                    {(!alive && can_write).then(|| view! {
+                    // An ended row can be brought back within the time machine window: the tag
+                    // then points at this manifest again.
+                    {(!alive && !restorable).then(|| view! { <span class="muted" title="Older than the namespace's time machine window">"no longer restorable"</span> })}
+                    {(!alive && restorable).then(|| view! { <span class="muted restorable">"restorable until " <Time ms=until now_ms /></span> })}
+                    {(!alive && restorable && !can_write).then(|| view! { <span class="muted" title="Restoring needs write permission on this repository">"read only"</span> })}
+                    {(!alive && restorable && can_write).then(|| view! {
                         <ActionForm action=restore attr:class="inline">
                             <input type="hidden" name="repository" value=repository.clone() />
                             <input type="hidden" name="tag" value=t.name.clone() />

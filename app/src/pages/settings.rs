@@ -26,10 +26,7 @@ pub fn settings_repository(path: &str) -> Option<String> {
 fn window_label(seconds: i64) -> String {
     match seconds {
         0 => "none (deleted tags cannot be restored)".into(),
-        s if s % 86_400 == 0 && s / 86_400 == 1 => "1 day".into(),
-        s if s % (7 * 86_400) == 0 => format!("{} weeks", s / (7 * 86_400)),
-        s if s % 86_400 == 0 => format!("{} days", s / 86_400),
-        s => format!("{s} s"),
+        s => crate::components::format::window(s),
     }
 }
 
