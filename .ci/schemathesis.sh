@@ -11,7 +11,7 @@ data=$(mktemp -d /tmp/quayside-schemathesis.XXXXXX)
 QUAYSIDE_ADMIN_PASSWORD=schemathesis-password "$bin" serve --listen "127.0.0.1:$port" --data-dir "$data" --site-root target/site \
   >"$data/server.log" 2>&1 &
 server=$!
-trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$data"' EXIT
+trap 'kill $server 2>/dev/null; wait $server 2>/dev/null || true; rm -rf "$data"' EXIT
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
 url="http://127.0.0.1:$port/api/v1/openapi.json"
 curl -sf "$url" -o "$data/openapi.json"

@@ -189,6 +189,38 @@ impl registry::BlobFiles for BlobStore {
         remove_if_there(&self.blob_path(digest)).await
     }
 
+    async fn stale_upload_files(&self, age_ms: registry::Millis) -> registry::Result<Vec<String>> {
+        let cutoff = std::time::SystemTime::now() - std::time::Duration::from_millis(u64::try_from(age_ms).unwrap_or(0));
+        let mut dir = fs::read_dir(self.root.join("uploads")).await.map_err(storage)?;
+        let mut ids = Vec::new();
+        while let Some(entry) = dir.next_entry().await.map_err(storage)? {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let modified = entry.metadata().await.and_then(|m| m.modified()).map_err(storage)?;
+            if uuid::Uuid::parse_str(&name).is_ok() && modified <= cutoff {
+                ids.push(name);
+            }
+        }
+        Ok(ids)
+    }
+
+    async fn verify(&self, digest: &Digest, size: i64) -> registry::Result<registry::BlobHealth> {
+        let path = self.blob_path(digest);
+        let len = match fs::metadata(&path).await {
+            Ok(m) => m.len(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(registry::BlobHealth::Missing),
+            Err(e) => return Err(storage(e)),
+        };
+        if i64::try_from(len).ok() != Some(size) {
+            return Ok(registry::BlobHealth::Corrupt);
+        }
+        let actual = match digest.algorithm() {
+            DigestAlgorithm::Sha256 => hash_file::<Sha256>(&path).await.map(|h| finish(DigestAlgorithm::Sha256, &h.finalize())),
+            DigestAlgorithm::Sha512 => hash_file::<Sha512>(&path).await.map(|h| finish(DigestAlgorithm::Sha512, &h.finalize())),
+        }
+        .map_err(|e| storage(std::io::Error::other(e.to_string())))?;
+        Ok(if actual.as_ref() == Some(digest) { registry::BlobHealth::Ok } else { registry::BlobHealth::Corrupt })
+    }
+
     async fn remove_upload(&self, upload_id: &str) -> registry::Result<()> {
         // Upload ids are uuids we made; anything else names no file of ours.
         if uuid::Uuid::parse_str(upload_id).is_err() {

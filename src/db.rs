@@ -563,6 +563,21 @@ impl Store for SqlStore {
             .collect()
     }
 
+    async fn blobs_after(&self, after: Option<&Digest>, n: u32) -> Result<Vec<(Digest, i64)>> {
+        sqlx::query("SELECT digest, size FROM blob WHERE digest > $1 ORDER BY digest LIMIT $2")
+            .bind(after.map_or("", |d| d.as_str()))
+            .bind(i64::from(n))
+            .fetch_all(&self.read)
+            .await
+            .map_err(db_err)?
+            .iter()
+            .map(|r| {
+                let digest: String = r.try_get("digest").map_err(db_err)?;
+                Ok((Digest::parse(&digest).map_err(|_| corrupt("blob digest"))?, r.try_get("size").map_err(db_err)?))
+            })
+            .collect()
+    }
+
     async fn server_secret(&self, name: &str, value: &str) -> Result<String> {
         sqlx::query("INSERT INTO server_secret (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
             .bind(name)

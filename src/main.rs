@@ -41,6 +41,9 @@ enum Command {
         #[command(flatten)]
         db: DbArgs,
     },
+    /// Check every stored blob's file against its size and digest; exits 1 when one is missing
+    /// or corrupt.
+    Fsck(DbArgs),
 }
 
 #[derive(Args, Clone, Copy)]
@@ -181,6 +184,24 @@ fn main() -> ExitCode {
                 let registry = startup::registry(startup::open(&settings).await?)?.with_blob_files(std::sync::Arc::new(blobs));
                 let report = registry.collect_garbage(&Caller::system(), &gc.options(dry_run)).await?;
                 print!("{}", quayside::gc::describe(&report));
+                Ok(())
+            }
+            Command::Fsck(db) => {
+                let settings = db.settings();
+                let blobs = quayside::blobs::BlobStore::open(&settings.data_dir)?;
+                let registry = startup::registry(startup::open(&settings).await?)?.with_blob_files(std::sync::Arc::new(blobs));
+                let report = registry.check_blobs(&Caller::system()).await?;
+                println!("checked {} blobs, {} bytes", report.blobs_checked, report.bytes_checked);
+                for d in &report.missing {
+                    println!("missing: {d}");
+                }
+                for d in &report.corrupt {
+                    println!("corrupt: {d}");
+                }
+                if !report.healthy() {
+                    anyhow::bail!("{} blobs missing, {} corrupt", report.missing.len(), report.corrupt.len());
+                }
+                println!("every blob is intact");
                 Ok(())
             }
             Command::Token(TokenCommand::Create { user, name, db }) => {

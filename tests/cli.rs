@@ -150,3 +150,30 @@ fn gc_dry_run_then_gc() {
     let done = run(&["gc", "--gc-grace", "0"]);
     assert_eq!(done.replace("removed", "would remove").replace("(done)", "(dry run)"), dry);
 }
+
+/// An upload file a crash left without its record is removed once it is older than the upload
+/// age; a recent one is left for its push.
+#[test]
+fn gc_removes_upload_files_nothing_else_would_clean() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let out = quayside().args(args).env("QUAYSIDE_DATA_DIR", dir.path()).env("QUAYSIDE_LOG", "warn").output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    run(&["migrate"]);
+    let uploads = dir.path().join("uploads");
+    std::fs::create_dir_all(&uploads).unwrap();
+    let (old, fresh) = (uploads.join("5f0c3b8e-1d2a-4c3b-9e8f-0a1b2c3d4e5f"), uploads.join("6a1d4c9f-2e3b-4d4c-8f90-1b2c3d4e5f60"));
+    for f in [&old, &fresh] {
+        std::fs::write(f, b"partial").unwrap();
+    }
+    let an_hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    std::fs::File::options().write(true).open(&old).unwrap().set_modified(an_hour_ago).unwrap();
+    let dry = run(&["gc", "--dry-run", "--gc-upload-age", "600"]);
+    assert!(dry.contains("would remove 1 abandoned uploads"), "{dry}");
+    assert!(old.exists(), "a dry run removes nothing");
+    let done = run(&["gc", "--gc-upload-age", "600"]);
+    assert!(done.contains("removed 1 abandoned uploads"), "{done}");
+    assert!(!old.exists() && fresh.exists());
+}

@@ -22,6 +22,6 @@ pub use error::{Error, Result};
 pub use model::*;
 pub use names::{Digest, LabelKey, NameError, NamespaceName, RepoPath, RepositoryName, TagName};
 pub use service::{
-    AuditParams, BatchOutcome, BlobFiles, Caller, Clock, Config, FixedClock, GcOptions, GcReport, HistoryParams, ManifestRef, NoBlobFiles,
-    Registry, SystemClock, TagChange, TagChangeOutcome, TagChangeRequest, MAX_BATCH,
+    AuditParams, BatchOutcome, BlobFiles, BlobHealth, Caller, Clock, Config, FixedClock, FsckReport, GcOptions, GcReport, HistoryParams,
+    ManifestRef, NoBlobFiles, Registry, SystemClock, TagChange, TagChangeOutcome, TagChangeRequest, MAX_BATCH,
 };

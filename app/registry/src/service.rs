@@ -14,8 +14,10 @@ use crate::rules::{self, LabelEffects, TagPattern};
 use crate::store::*;
 
 mod changes;
+mod fsck;
 mod gc;
 pub use changes::{BatchOutcome, TagChange, TagChangeOutcome, TagChangeRequest, MAX_BATCH};
+pub use fsck::{BlobHealth, FsckReport};
 pub use gc::{BlobFiles, GcOptions, GcReport, NoBlobFiles};
 
 /// Where time comes from; tests fix it.

@@ -132,6 +132,8 @@ pub trait Store: Send + Sync + 'static {
 
     /// Every repository's id (garbage collection visits them all).
     async fn repository_ids(&self) -> Result<Vec<i64>>;
+    /// Blobs (digest, size) in digest order after `after`, at most `n`.
+    async fn blobs_after(&self, after: Option<&Digest>, n: u32) -> Result<Vec<(Digest, i64)>>;
 }
 
 /// One open transaction. Dropping it without [`Tx::commit`] rolls back.

@@ -22,6 +22,7 @@
 //! Any storage error stops the pass (nothing is deleted on a guess).
 
 use super::*;
+use crate::service::fsck::BlobHealth;
 
 /// How a collection pass runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,6 +69,10 @@ pub trait BlobFiles: Send + Sync {
     async fn remove(&self, digest: &Digest) -> Result<()>;
     /// Removes an upload's partial file; a missing file is not an error.
     async fn remove_upload(&self, upload_id: &str) -> Result<()>;
+    /// Ids of upload files not written to for `age_ms` or longer.
+    async fn stale_upload_files(&self, age_ms: Millis) -> Result<Vec<String>>;
+    /// Reads the blob's file whole: there, `size` bytes, hashing to `digest`?
+    async fn verify(&self, digest: &Digest, size: i64) -> Result<BlobHealth>;
 }
 
 /// No blob store (tests of the rules, demo data): every blob is there, nothing is removed.
@@ -83,6 +88,12 @@ impl BlobFiles for NoBlobFiles {
     }
     async fn remove_upload(&self, _: &str) -> Result<()> {
         Ok(())
+    }
+    async fn stale_upload_files(&self, _: Millis) -> Result<Vec<String>> {
+        Ok(Vec::new())
+    }
+    async fn verify(&self, _: &Digest, _: i64) -> Result<BlobHealth> {
+        Ok(BlobHealth::Ok)
     }
 }
 
@@ -111,6 +122,7 @@ impl Registry {
             }
             report.uploads = tx.gc_uploads(now.saturating_sub(opts.upload_max_age_ms)).await?;
             drop(tx);
+            report.uploads.extend(self.orphan_upload_files(opts, &report.uploads).await?);
             return Ok(report);
         }
         for id in repositories {
@@ -135,8 +147,25 @@ impl Registry {
         for id in &uploads {
             self.blob_files.remove_upload(id).await?;
         }
-        report.uploads = uploads;
+        // Files a crash left without a record (say, between a cancel's two steps).
+        for id in self.orphan_upload_files(opts, &uploads).await? {
+            self.blob_files.remove_upload(&id).await?;
+            report.uploads.push(id);
+        }
+        report.uploads.extend(uploads);
         Ok(report)
+    }
+
+    /// Upload files older than the upload age that no upload record names (and not already in
+    /// `known`).
+    async fn orphan_upload_files(&self, opts: &GcOptions, known: &[String]) -> Result<Vec<String>> {
+        let mut orphans = Vec::new();
+        for id in self.blob_files.stale_upload_files(opts.upload_max_age_ms).await? {
+            if !known.contains(&id) && self.store.upload_repository(&id).await?.is_none() {
+                orphans.push(id);
+            }
+        }
+        Ok(orphans)
     }
 
     async fn collect_repository(
