@@ -142,6 +142,11 @@ async fn put_tag_applies_expiration_immutability_and_digest() {
     a.send(Method::PUT, &format!("{BASE}/tag/prod"), json!({ "expiration": now_s + 60 })).await;
     let (_, t) = a.get(&format!("{BASE}/tag/?specificTag=prod&onlyActiveTags=true")).await;
     assert_eq!(t["tags"][0]["end_ts"], now_s + 3600);
+    // ...and at most 104 weeks after the tag's start.
+    let start_s = t["tags"][0]["start_ts"].as_i64().unwrap();
+    a.send(Method::PUT, &format!("{BASE}/tag/prod"), json!({ "expiration": now_s + 200 * 7 * 86_400 })).await;
+    let (_, t) = a.get(&format!("{BASE}/tag/?specificTag=prod&onlyActiveTags=true")).await;
+    assert_eq!(t["tags"][0]["end_ts"], start_s + 104 * 7 * 86_400);
     // Immutable while an expiration is set: 400; cleared in the same request first (order: expiration, immutable).
     let (status, body) = a.send(Method::PUT, &format!("{BASE}/tag/prod"), json!({ "immutable": true })).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -258,7 +263,10 @@ async fn repositories() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         r,
-        json!({ "namespace": "acme", "name": "app", "description": "the app", "is_public": false, "state": "NORMAL", "has_tags": true })
+        json!({
+            "namespace": "acme", "name": "app", "description": "the app", "is_public": false, "state": "NORMAL",
+            "has_tags": true, "tag_count": 1, "last_modified": T0 / 1000,
+        })
     );
     let (_, list) = a.get("/api/v1/repository?namespace=acme").await;
     assert_eq!(list["repositories"][0]["name"], "app");

@@ -138,6 +138,8 @@ enum Prepare {
     Tag,
     /// A fresh `api` label, as `{label}`.
     Label,
+    /// A fresh repository policy, as `{label}`.
+    Policy,
 }
 
 impl Env {
@@ -156,6 +158,7 @@ impl Env {
                 String::new()
             }
             Prepare::Label => self.reg.add_label(&sys, &path, &digest, "doomed", "x", None).await.unwrap().id,
+            Prepare::Policy => self.reg.add_repository_policy(&sys, &path, "doomed-.*", true).await.unwrap().id,
         }
     }
 }
@@ -500,20 +503,41 @@ async fn audit_logs_filter_page_and_download() {
 async fn server_function_matrix() {
     let _pages = support::serial_pages().await;
     let e = env().await;
-    let calls: [(&str, Role, &str, &str); 7] = [
-        ("tags", Role::Read, "GET", "repository={repo}&history=true"),
-        ("restore_tag", Role::Write, "POST", "repository={repo}&tag=v1&digest={digest}&back=%2F"),
-        ("audit", Role::Admin, "GET", "repository={repo}"),
-        ("settings", Role::Admin, "GET", "repository={repo}"),
-        ("grant", Role::Admin, "POST", "repository={repo}&user=bystander&role=read&back=%2F"),
-        ("add_policy", Role::Admin, "POST", "repository={repo}&pattern=never-.*&matches_immutable=true&back=%2F"),
-        ("policy_preview", Role::Admin, "GET", "repository={repo}&pattern=v.*&matches_immutable=true"),
+    // Every repository-scoped server function (the namespace's time machine is a namespace
+    // admin's, covered by the settings tests; the repository list filters rather than refuses,
+    // see the contract's `listings_show_what_the_caller_may_read`). `{label}` is what `Prepare`
+    // made for the attempt.
+    let n = Prepare::Nothing;
+    let calls: [(&str, Role, &str, &str, Prepare); 18] = [
+        ("tags", Role::Read, "GET", "repository={repo}&history=true", n),
+        ("tag", Role::Read, "GET", "repository={repo}&tag=v1", n),
+        ("restore_tag", Role::Write, "POST", "repository={repo}&tag=v1&digest={digest}&back=%2F", n),
+        ("set_expiration", Role::Write, "POST", "repository={repo}&tag=v1&clear=true&back=%2F", n),
+        ("set_immutable", Role::Write, "POST", "repository={repo}&tag=v1&immutable=false&back=%2F", n),
+        ("bulk_tags", Role::Write, "POST", "repository={repo}&tags%5B0%5D=v1&action=no-expiry&back=%2F", n),
+        ("add_label", Role::Write, "POST", "repository={repo}&digest={digest}&key=k&value=v&media_type=&back=%2F", n),
+        ("delete_label", Role::Write, "POST", "repository={repo}&digest={digest}&id={label}&back=%2F", Prepare::Label),
+        ("delete_tag", Role::Write, "POST", "repository={repo}&tag=gone&back=%2F", Prepare::Tag),
+        ("audit", Role::Admin, "GET", "repository={repo}", n),
+        ("settings", Role::Admin, "GET", "repository={repo}", n),
+        ("grant", Role::Admin, "POST", "repository={repo}&user=bystander&role=read&back=%2F", n),
+        ("revoke", Role::Admin, "POST", "repository={repo}&user=bystander&back=%2F", Prepare::Grant),
+        ("add_policy", Role::Admin, "POST", "repository={repo}&pattern=never-.*&matches_immutable=true&back=%2F", n),
+        ("delete_policy", Role::Admin, "POST", "repository={repo}&id={label}&back=%2F", Prepare::Policy),
+        ("policy_preview", Role::Admin, "GET", "repository={repo}&pattern=v.*&matches_immutable=true", n),
+        ("set_visibility", Role::Admin, "POST", "repository={repo}&visibility={visibility}&back=%2F", n),
+        ("set_repository_state", Role::Admin, "POST", "repository={repo}&state=normal&back=%2F", n),
     ];
     let mut failures = Vec::new();
-    for (name, needs, method, args) in calls {
+    for (name, needs, method, args, prepare) in calls {
         for (repo, public) in [("acme/pub", true), ("acme/priv", false)] {
             for who in Who::ALL {
-                let args = args.replace("{repo}", &repo.replace('/', "%2F")).replace("{digest}", &e.digest.replace(':', "%3A"));
+                let label = e.prepare(prepare, repo).await;
+                let args = args
+                    .replace("{repo}", &repo.replace('/', "%2F"))
+                    .replace("{digest}", &e.digest.replace(':', "%3A"))
+                    .replace("{label}", &label)
+                    .replace("{visibility}", if public { "public" } else { "private" });
                 let mut req = match method {
                     "GET" => Request::get(format!("/rpc/{name}?{args}")).body(Body::empty()).unwrap(),
                     _ => Request::post(format!("/rpc/{name}"))

@@ -85,14 +85,16 @@ pub(super) async fn create_organization(State(state): State<AppState>, req: Requ
 pub(super) async fn get(reg: &Registry, r: &str, who: &Caller) -> ApiResult {
     let path = repo(r)?;
     let repo = reg.repository(who, &path).await?;
-    let active = reg.tag_history(who, &path, &HistoryParams { only_active: true, limit: Some(1), ..Default::default() }).await?;
+    let summary = reg.repository_summary(who, &path).await?;
     Ok(Json(RepositoryInfo {
         namespace: repo.path.namespace.to_string(),
         name: repo.path.name.to_string(),
         description: repo.description,
         is_public: repo.visibility == Visibility::Public,
         state: repo.state.as_str().to_uppercase(),
-        has_tags: !active.items.is_empty(),
+        has_tags: summary.tag_count > 0,
+        tag_count: summary.tag_count,
+        last_modified: summary.last_modified_ms / 1000,
     })
     .into_response())
 }

@@ -89,6 +89,10 @@ pub struct RepositoryInfo {
     /// `NORMAL`, `READ_ONLY` or `MIRROR`.
     pub state: String,
     pub has_tags: bool,
+    /// Alive tags.
+    pub tag_count: i64,
+    /// Unix seconds.
+    pub last_modified: i64,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -424,6 +424,28 @@ impl Registry {
         self.store.list_repositories(&q, self.clock.now_ms()).await
     }
 
+    /// One repository's listing facts (alive tag count, last modified), for a reader.
+    pub async fn repository_summary(&self, caller: &Caller, path: &RepoPath) -> Result<RepositorySummary> {
+        self.readable(caller, path).await?;
+        let mut q = RepositoryQuery {
+            namespace: Some(path.namespace.to_string()),
+            filter: Some(path.to_string()),
+            viewer: Viewer::Everything,
+            page: 1,
+            limit: 100,
+        };
+        loop {
+            let page = self.store.list_repositories(&q, self.clock.now_ms()).await?;
+            if let Some(found) = page.items.iter().find(|r| r.path == *path) {
+                return Ok(found.clone());
+            }
+            if !page.has_additional {
+                return Err(repo_not_found(path));
+            }
+            q.page += 1;
+        }
+    }
+
     pub async fn set_repository_state(&self, caller: &Caller, path: &RepoPath, state: RepoState) -> Result<()> {
         let now = self.clock.now_ms();
         let mut tx = self.store.begin().await?;
