@@ -46,6 +46,12 @@ if ! command -v wasm-opt >/dev/null || ! wasm-opt --version | grep -q 'version 1
   cargo install wasm-opt --locked --force
 fi
 
+# cargo-fuzz (crates.io) for the short fuzzing runs; it builds on stable with RUSTC_BOOTSTRAP=1.
+if [ "$what" = test ] && ! cargo fuzz --version 2>/dev/null | grep -q ' 0\.13\.2$'; then
+  step "cargo install cargo-fuzz 0.13.2"
+  cargo install cargo-fuzz --version 0.13.2 --locked
+fi
+
 # schemathesis and an OpenAPI validator (PyPI), in a virtualenv under target/.
 if [ "$what" = test ] && ! target/venv/bin/schemathesis --version 2>/dev/null | grep -q ' 4\.32\.5$'; then
   step "pip install schemathesis openapi-spec-validator (target/venv)"

@@ -40,6 +40,17 @@ printf '\n== end-to-end tests in Chromium (release build)\n'
 printf '\n== the OpenAPI document validated, then schemathesis against the release build\n'
 .ci/schemathesis.sh target/release/quayside 3952 50 2>&1 | tee "$logs/schemathesis.log"
 
+printf '\n== fuzzing: every regression input, then each target for %s seconds\n' "${FUZZ_SECONDS:=10}"
+if ! (cd fuzz && for target in manifest names content_range; do
+  mkdir -p "regressions/$target"
+  RUSTC_BOOTSTRAP=1 cargo fuzz run -O "$target" "regressions/$target" -- -runs=0 || exit 1
+  RUSTC_BOOTSTRAP=1 cargo fuzz run -O "$target" -- -max_total_time="$FUZZ_SECONDS" || exit 1
+done) > "$logs/fuzz.log" 2>&1; then
+  tail -60 "$logs/fuzz.log"; echo "fuzzing failed (a crash input is under fuzz/artifacts/)"; exit 1
+fi
+grep -E '^#[0-9]+ *DONE' "$logs/fuzz.log" || true
+echo "fuzzing: 3 targets, no crash"
+
 # One closing line over every runner (set -o pipefail stopped the script on any failure above).
 cargo_passed=$(awk '/^test result:/ { n += $4 } END { print n + 0 }' "$logs/cargo.log")
 e2e_passed=$(sed 's/\x1b\[[0-9;]*m//g' "$logs/e2e.log" | awk '$2 == "passed" && $1 ~ /^[0-9]+$/ { n = $1 } END { print n + 0 }')

@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::{Extension, Json};
 use registry::store::RepositoryQuery;
-use registry::{Caller, HistoryParams, Registry, RepoPath, RepoState, Role, Visibility};
+use registry::{Caller, Registry, RepoPath, RepoState, Role, Visibility};
 use tower_sessions::Session;
 
 use super::openapi::{RepoParams, UserParam};

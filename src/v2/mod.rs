@@ -549,19 +549,23 @@ async fn complete(reg: &Registry, blobs: &BlobStore, who: &Caller, path: &RepoPa
     Ok(blob_created(path, d))
 }
 
-/// `Content-Range: START-END` (as sent by clients; `bytes ` prefix tolerated).
+/// The start of a chunk from `Content-Range: START-END` (as sent by clients; a `bytes ` prefix
+/// and a `/TOTAL` suffix tolerated). Absent header: `None`.
 fn content_range_start(headers: &HeaderMap) -> Result<Option<u64>, V2Error> {
     let Some(v) = headers.get(header::CONTENT_RANGE) else { return Ok(None) };
     let bad = || V2Error::new(StatusCode::RANGE_NOT_SATISFIABLE, "BLOB_UPLOAD_INVALID", "invalid Content-Range");
-    let s = v.to_str().map_err(|_| bad())?.trim();
-    let s = s.strip_prefix("bytes ").unwrap_or(s);
-    let (a, b) = s.split_once('-').ok_or_else(bad)?;
-    let start: u64 = a.trim().parse().map_err(|_| bad())?;
-    let end: u64 = b.split('/').next().unwrap_or("").trim().parse().map_err(|_| bad())?;
-    if end < start {
-        return Err(bad());
-    }
+    let (start, _) = parse_content_range(v.to_str().map_err(|_| bad())?).ok_or_else(bad)?;
     Ok(Some(start))
+}
+
+/// `START-END` (inclusive) from a `Content-Range` value, with `START <= END`.
+pub fn parse_content_range(value: &str) -> Option<(u64, u64)> {
+    let s = value.trim();
+    let s = s.strip_prefix("bytes ").unwrap_or(s);
+    let (a, b) = s.split_once('-')?;
+    let start: u64 = a.trim().parse().ok()?;
+    let end: u64 = b.split('/').next().unwrap_or("").trim().parse().ok()?;
+    (end >= start).then_some((start, end))
 }
 
 async fn patch_upload(reg: &Registry, blobs: &BlobStore, who: &Caller, name: &str, id: &str, req: Request) -> V2Result {
