@@ -954,6 +954,20 @@ impl Tx for SqlTx {
         Ok(())
     }
 
+    async fn namespace_repositories(&mut self, namespace_id: i64) -> Result<Vec<(i64, RepoPath)>> {
+        sqlx::query("SELECT r.id, n.name AS ns, r.name FROM repository r JOIN namespace n ON n.id = r.namespace_id WHERE r.namespace_id = $1 ORDER BY r.name")
+            .bind(namespace_id)
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(db_err)?
+            .iter()
+            .map(|r| {
+                let (ns, name): (String, String) = (r.try_get("ns").map_err(db_err)?, r.try_get("name").map_err(db_err)?);
+                Ok((r.try_get("id").map_err(db_err)?, RepoPath::parse(&format!("{ns}/{name}")).map_err(|_| corrupt("repository name"))?))
+            })
+            .collect()
+    }
+
     async fn policies(&mut self, namespace_id: i64, repository_id: Option<i64>) -> Result<Vec<ImmutabilityPolicy>> {
         let rows = sqlx::query(
             "SELECT id, namespace_id, repository_id, pattern, matches_immutable FROM immutability_policy \

@@ -60,6 +60,7 @@ contract!(
     batch_each_on_its_own,
     permanent_expiry,
     garbage_collection_keeps_what_is_referenced,
+    namespace_policies_cover_every_repository,
 );
 
 async fn create_move_and_history_order(b: Backend) {
@@ -949,4 +950,49 @@ async fn garbage_collection_keeps_what_is_referenced(b: Backend) {
     // Nothing is left to collect.
     let r = f.reg.collect_garbage(&sys, &gc_opts(false)).await.unwrap();
     assert_eq!((r.tag_rows, r.manifests.len(), r.blob_links, r.blobs.len()), (0, 0, 0, 0));
+}
+
+async fn namespace_policies_cover_every_repository(b: Backend) {
+    let f = fixture(b).await;
+    let acme = NamespaceName::parse("acme").unwrap();
+    let other = RepoPath::parse("acme/other").unwrap();
+    f.reg.create_repository(&f.admin, &other, Visibility::Private, "").await.unwrap();
+    f.push("v1", "a", &[]).await.unwrap();
+    f.push("dev", "b", &[]).await.unwrap();
+    f.reg.put_manifest(&f.admin, &other, quayside::demo::image("amd64", "c", &[10], &[]), Some(&tag("v2"))).await.unwrap();
+    // A repository admin is not a namespace admin.
+    let boss = f.user("boss", Role::Admin).await;
+    assert!(matches!(f.reg.add_namespace_policy(&boss, &acme, "v.*", true).await, Err(Error::Forbidden(_))));
+    assert!(matches!(f.reg.add_namespace_policy(&f.admin, &acme, "(", true).await, Err(Error::Invalid(_))));
+    // The preview names every repository's tags it would mark; saving marks exactly those.
+    let preview = f.reg.preview_namespace_policy(&f.admin, &acme, "v.*", true).await.unwrap();
+    assert_eq!(preview, ["acme/app:v1", "acme/other:v2"]);
+    let policy = f.reg.add_namespace_policy(&f.admin, &acme, "v.*", true).await.unwrap();
+    assert!(f.alive("v1").await.unwrap().immutable && !f.alive("dev").await.unwrap().immutable);
+    let alive_in_other = |t: &'static str| {
+        let (reg, other) = (f.reg.clone(), other.clone());
+        async move {
+            let p = HistoryParams { only_active: true, specific_tag: Some(t.into()), ..Default::default() };
+            reg.tag_history(&Caller::system(), &other, &p).await.unwrap().items[0].tag.clone()
+        }
+    };
+    assert!(alive_in_other("v2").await.immutable);
+    // It covers repositories and pushes that come later, and is listed for the namespace.
+    let later = RepoPath::parse("acme/later").unwrap();
+    f.reg.create_repository(&f.admin, &later, Visibility::Private, "").await.unwrap();
+    f.reg.put_manifest(&f.admin, &later, quayside::demo::image("amd64", "d", &[10], &[]), Some(&tag("v3"))).await.unwrap();
+    let p = HistoryParams { only_active: true, ..Default::default() };
+    assert!(f.reg.tag_history(&f.admin, &later, &p).await.unwrap().items[0].tag.immutable);
+    assert_eq!(f.reg.namespace_policies(&f.admin, &acme).await.unwrap(), vec![policy.clone()]);
+    assert!(f.reg.repository_policies(&f.admin, &f.repo).await.unwrap().contains(&policy), "repositories see it");
+    // Only the namespace deletes it; the tags it marked stay marked.
+    assert!(matches!(f.reg.delete_repository_policy(&f.admin, &f.repo, &policy.id).await, Err(Error::NotFound(_))));
+    f.reg.delete_namespace_policy(&f.admin, &acme, &policy.id).await.unwrap();
+    assert!(f.alive("v1").await.unwrap().immutable);
+    f.push("v4", "e", &[]).await.unwrap();
+    assert!(!f.alive("v4").await.unwrap().immutable);
+    assert!(
+        f.actions().await.iter().filter(|a| *a == "create_immutability_policy").count() == 0,
+        "namespace records are not the repository's"
+    );
 }

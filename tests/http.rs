@@ -543,3 +543,26 @@ async fn history_shows_until_when_rows_are_restorable() {
     assert!(html.contains("cannot be restored (its time machine is off)"));
     assert!(html.contains("no longer restorable") && !html.contains(">Restore</button>"), "no restore offered");
 }
+
+/// A namespace admin previews and saves a policy for every repository of the namespace, without
+/// JavaScript; the repositories list it, and only the namespace deletes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn namespace_policies_from_the_settings_page() {
+    let _pages = support::serial_pages().await;
+    let (router, _dir) = app().await;
+    let cookie = admin_cookie(&router).await;
+    let (_, html) = get_as(&router, "/repository/acme/web/settings", Some(&cookie)).await;
+    assert!(html.contains("the whole namespace"), "namespace admins get the scope choice");
+    let (_, preview) = get_as(&router, "/repository/acme/web/settings?pattern=latest&scope=namespace", Some(&cookie)).await;
+    assert!(preview.contains("<code>acme/web:latest</code>") && preview.contains("<code>acme/tools/builder:latest</code>"), "{preview}");
+    let form = "repository=acme%2Fweb&pattern=latest&matches_immutable=true&scope=namespace&back=%2Frepository%2Facme%2Fweb%2Fsettings";
+    let (status, location) =
+        post_form_from(&router, "/rpc/add_policy", form, &cookie, "http://127.0.0.1/repository/acme/web/settings").await;
+    assert_eq!(status, StatusCode::FOUND);
+    assert!(location.contains("for%20every%20repository%20of%20acme"), "{location}");
+    let (_, tags) = get_as(&router, "/repository/acme/tools/builder?filter=latest", Some(&cookie)).await;
+    assert!(tags.contains(">locked</span>"), "the other repository's latest is locked too");
+    let (_, settings) = get_as(&router, "/repository/acme/tools/builder/settings", Some(&cookie)).await;
+    assert!(settings.contains("<code>latest</code>") && settings.contains("the namespace"), "listed where it applies");
+    assert!(settings.contains("name=\"scope\" value=\"namespace\""), "a namespace admin may delete it");
+}

@@ -262,11 +262,21 @@ pub async fn repository_settings(repository: String) -> Result<SettingsData, App
 }
 
 /// The current tags a new policy would lock.
+/// For a namespace policy (`scope=namespace`), `repository:tag` across the namespace.
 #[server(prefix = "/rpc", endpoint = "policy_preview", input = GetUrl)]
-pub async fn policy_preview(repository: String, pattern: String, matches_immutable: bool) -> Result<Vec<String>, AppError> {
+pub async fn policy_preview(
+    repository: String,
+    pattern: String,
+    matches_immutable: bool,
+    scope: Option<String>,
+) -> Result<Vec<String>, AppError> {
     let (registry, caller) = server::context().await?;
     let path = registry::RepoPath::parse(&repository).map_err(registry::Error::from)?;
-    Ok(registry.preview_policy(&caller, &path, &pattern, matches_immutable).await?)
+    if namespace_scope(scope.as_deref()) {
+        Ok(registry.preview_namespace_policy(&caller, &path.namespace, &pattern, matches_immutable).await?)
+    } else {
+        Ok(registry.preview_policy(&caller, &path, &pattern, matches_immutable).await?)
+    }
 }
 
 /// Goes back to the page a form came from, with a message.
@@ -316,17 +326,42 @@ pub async fn revoke(repository: String, user: String, back: String) -> Result<()
     done(&back, &format!("Removed {user}'s permission"))
 }
 
+/// Whether a policy form is about the repository's namespace (`scope=namespace`) rather than
+/// the repository itself.
+pub fn namespace_scope(scope: Option<&str>) -> bool {
+    scope == Some("namespace")
+}
+
+/// Saves a policy for the repository, or (`scope=namespace`, namespace admins) for its whole
+/// namespace.
 #[server(prefix = "/rpc", endpoint = "add_policy")]
-pub async fn add_policy(repository: String, pattern: String, matches_immutable: bool, back: String) -> Result<(), AppError> {
+pub async fn add_policy(
+    repository: String,
+    pattern: String,
+    matches_immutable: bool,
+    scope: Option<String>,
+    back: String,
+) -> Result<(), AppError> {
     let (registry, caller) = server::context().await?;
-    registry.add_repository_policy(&caller, &repo_path(&repository)?, &pattern, matches_immutable).await?;
-    done(&back, &format!("Saved the policy {pattern}"))
+    let path = repo_path(&repository)?;
+    if namespace_scope(scope.as_deref()) {
+        registry.add_namespace_policy(&caller, &path.namespace, &pattern, matches_immutable).await?;
+        done(&back, &format!("Saved the policy {pattern} for every repository of {}", path.namespace))
+    } else {
+        registry.add_repository_policy(&caller, &path, &pattern, matches_immutable).await?;
+        done(&back, &format!("Saved the policy {pattern}"))
+    }
 }
 
 #[server(prefix = "/rpc", endpoint = "delete_policy")]
-pub async fn delete_policy(repository: String, id: String, back: String) -> Result<(), AppError> {
+pub async fn delete_policy(repository: String, id: String, scope: Option<String>, back: String) -> Result<(), AppError> {
     let (registry, caller) = server::context().await?;
-    registry.delete_repository_policy(&caller, &repo_path(&repository)?, &id).await?;
+    let path = repo_path(&repository)?;
+    if namespace_scope(scope.as_deref()) {
+        registry.delete_namespace_policy(&caller, &path.namespace, &id).await?;
+    } else {
+        registry.delete_repository_policy(&caller, &path, &id).await?;
+    }
     done(&back, "Deleted the policy; the tags it locked stay locked")
 }
 

@@ -16,6 +16,7 @@ use crate::store::*;
 mod changes;
 mod fsck;
 mod gc;
+mod namespace_policies;
 pub use changes::{BatchOutcome, TagChange, TagChangeOutcome, TagChangeRequest, MAX_BATCH};
 pub use fsck::{BlobHealth, FsckReport};
 pub use gc::{BlobFiles, GcOptions, GcReport, NoBlobFiles};

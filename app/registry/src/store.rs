@@ -183,7 +183,9 @@ pub trait Tx: Send {
     async fn insert_label(&mut self, l: &NewLabel, now: Millis) -> Result<Label>;
     async fn delete_label(&mut self, label_id: &str) -> Result<()>;
 
-    /// The namespace's policies and the repository's own.
+    /// The repositories (id, path) of a namespace, in name order.
+    async fn namespace_repositories(&mut self, namespace_id: i64) -> Result<Vec<(i64, RepoPath)>>;
+    /// The namespace's policies and the repository's own (`None`: the namespace's only).
     async fn policies(&mut self, namespace_id: i64, repository_id: Option<i64>) -> Result<Vec<ImmutabilityPolicy>>;
     async fn insert_policy(
         &mut self,

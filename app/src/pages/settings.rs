@@ -41,6 +41,7 @@ pub fn SettingsView() -> impl IntoView {
     let message = Memo::new(move |_| query.read().get("msg"));
     let pattern = Memo::new(move |_| query.read().get("pattern").unwrap_or_default());
     let inverse = Memo::new(move |_| query.read().get("matches").as_deref() == Some("others"));
+    let scope = Memo::new(move |_| query.read().get("scope").unwrap_or_default());
 
     let visibility = ServerAction::<SetVisibility>::new();
     let state = ServerAction::<SetRepositoryState>::new();
@@ -62,12 +63,12 @@ pub fn SettingsView() -> impl IntoView {
     };
     let settings = Resource::new(move || (repository.get(), message.get(), versions()), |(r, _, _)| repository_settings(r));
     let preview = Resource::new(
-        move || (repository.get(), pattern.get(), inverse.get(), add_policy.version().get()),
-        |(r, p, inv, _)| async move {
+        move || (repository.get(), pattern.get(), inverse.get(), scope.get(), add_policy.version().get()),
+        |(r, p, inv, scope, _)| async move {
             if p.is_empty() {
                 Ok(None)
             } else {
-                policy_preview(r, p, !inv).await.map(Some)
+                policy_preview(r, p, !inv, Some(scope)).await.map(Some)
             }
         },
     );
@@ -96,7 +97,7 @@ pub fn SettingsView() -> impl IntoView {
     let on_pattern = move |ev: leptos::ev::Event| {
         let value = event_target_value(&ev);
         let matches = if inverse.get_untracked() { "others".to_owned() } else { String::new() };
-        let href = url::with_query(&back.get_untracked(), &[("pattern", value), ("matches", matches)]);
+        let href = url::with_query(&back.get_untracked(), &[("pattern", value), ("matches", matches), ("scope", scope.get_untracked())]);
         navigate(&href, NavigateOptions { replace: true, scroll: false, ..Default::default() });
     };
 
@@ -141,16 +142,19 @@ pub fn SettingsView() -> impl IntoView {
                                 .map(|p| {
                                     let (name, back) = (name.clone(), back.clone());
                                     let own = p.repository_id.is_some();
+                                    // Namespace policies are deleted by namespace admins only.
+                                    let deletable = own || namespace_admin;
                                     view! {
                                         <tr>
                                             <td><code>{p.pattern.clone()}</code></td>
                                             <td>{if p.matches_immutable { "matching tags" } else { "tags that do not match" }}</td>
                                             <td>{if own { "this repository" } else { "the namespace" }}</td>
                                             <td>
-                                                {own.then(|| view! {
+                                                {deletable.then(|| view! {
                                                     <ActionForm action=delete_policy attr:class="inline">
                                                         <input type="hidden" name="repository" value=name />
                                                         <input type="hidden" name="id" value=p.id.clone() />
+                                                        <input type="hidden" name="scope" value=if own { "" } else { "namespace" } />
                                                         <input type="hidden" name="back" value=back />
                                                         <button type="submit" class="secondary">"Delete"</button>
                                                     </ActionForm>
@@ -254,6 +258,19 @@ pub fn SettingsView() -> impl IntoView {
                         <option value="" selected=move || !inverse.get()>"matching tags"</option>
                         <option value="others" selected=move || inverse.get()>"tags that do not match"</option>
                     </select>
+                    // Namespace admins may also write a policy for every repository of the namespace.
+                    <Suspense fallback=|| ()>
+                        {move || Suspend::new(async move {
+                            let namespace_admin = settings.await.is_ok_and(|s| s.namespace_admin);
+                            namespace_admin.then(|| view! {
+                                <label for="policy-scope">"For"</label>
+                                <select id="policy-scope" name="scope">
+                                    <option value="" selected=move || scope.get() != "namespace">"this repository"</option>
+                                    <option value="namespace" selected=move || scope.get() == "namespace">"the whole namespace"</option>
+                                </select>
+                            })
+                        })}
+                    </Suspense>
                     <button type="submit" class="secondary">"Preview"</button>
                 </Form>
                 <Suspense fallback=|| ()>
@@ -272,6 +289,7 @@ pub fn SettingsView() -> impl IntoView {
                                             <input type="hidden" name="repository" value=repository.get_untracked() />
                                             <input type="hidden" name="pattern" value=pattern.get_untracked() />
                                             <input type="hidden" name="matches_immutable" value=(!inverse.get_untracked()).to_string() />
+                                            <input type="hidden" name="scope" value=scope.get_untracked() />
                                             <input type="hidden" name="back" value=back.get_untracked() />
                                             <button type="submit">"Save policy"</button>
                                         </ActionForm>
