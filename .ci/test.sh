@@ -48,7 +48,7 @@ if ! (cd fuzz && for target in manifest names content_range; do
 done) > "$logs/fuzz.log" 2>&1; then
   tail -60 "$logs/fuzz.log"; echo "fuzzing failed (a crash input is under fuzz/artifacts/)"; exit 1
 fi
-grep -E '^#[0-9]+ *DONE' "$logs/fuzz.log" || true
+grep -E '^#[0-9]+[[:space:]]+DONE' "$logs/fuzz.log" || true
 echo "fuzzing: 3 targets, no crash"
 
 # One closing line over every runner (set -o pipefail stopped the script on any failure above).
