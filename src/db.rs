@@ -46,6 +46,12 @@ fn db_err(e: sqlx::Error) -> Error {
 }
 
 /// A stored value that breaks the schema's promises (a row the domain cannot read).
+/// A `(digest, size)` row of the blob table.
+fn blob_from(r: &AnyRow) -> Result<(Digest, i64)> {
+    let digest: String = r.try_get("digest").map_err(db_err)?;
+    Ok((Digest::parse(&digest).map_err(|_| corrupt("blob digest"))?, r.try_get("size").map_err(db_err)?))
+}
+
 fn corrupt(what: &str) -> Error {
     tracing::error!(what, "database holds a value the domain rejects");
     Error::Storage
@@ -571,10 +577,7 @@ impl Store for SqlStore {
             .await
             .map_err(db_err)?
             .iter()
-            .map(|r| {
-                let digest: String = r.try_get("digest").map_err(db_err)?;
-                Ok((Digest::parse(&digest).map_err(|_| corrupt("blob digest"))?, r.try_get("size").map_err(db_err)?))
-            })
+            .map(blob_from)
             .collect()
     }
 
@@ -1148,10 +1151,7 @@ impl Tx for SqlTx {
         .await
         .map_err(db_err)?
         .iter()
-        .map(|r| {
-            let digest: String = r.try_get("digest").map_err(db_err)?;
-            Ok((Digest::parse(&digest).map_err(|_| corrupt("blob digest"))?, r.try_get("size").map_err(db_err)?))
-        })
+        .map(blob_from)
         .collect()
     }
 

@@ -10,6 +10,11 @@ use super::openapi::{RepoParams, TagParam};
 use super::schema::*;
 use super::{body, query, repo, status_of, tag_name, ApiError, ApiResult};
 
+/// The body's `manifest_digest`, which restore and expire need (SPEC §5's message when missing).
+fn required_digest(d: Option<String>) -> Result<String, ApiError> {
+    d.ok_or_else(|| ApiError::bad_request("Missing manifest_digest"))
+}
+
 fn truthy(v: Option<&str>) -> bool {
     matches!(v.map(str::to_ascii_lowercase).as_deref(), Some("true" | "1" | "yes"))
 }
@@ -93,8 +98,7 @@ pub(super) async fn restore(reg: &Registry, r: &str, t: &str, who: &Caller, req:
     let path = repo(r)?;
     let tag = tag_name(t)?;
     let restore: TagRestore = body(req).await?;
-    let d = restore.manifest_digest.ok_or_else(|| ApiError::bad_request("Missing manifest_digest"))?;
-    reg.update_tag(who, &path, &tag, &[TagChange::Restore(d)]).await?;
+    reg.update_tag(who, &path, &tag, &[TagChange::Restore(required_digest(restore.manifest_digest)?)]).await?;
     Ok(Json(Empty {}).into_response())
 }
 
@@ -114,8 +118,7 @@ pub(super) async fn expire(reg: &Registry, r: &str, t: &str, who: &Caller, req: 
     let path = repo(r)?;
     let tag = tag_name(t)?;
     let b: TagExpire = body(req).await?;
-    let d = b.manifest_digest.ok_or_else(|| ApiError::bad_request("Missing manifest_digest"))?;
-    let d = registry::Digest::parse(&d).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let d = registry::Digest::parse(&required_digest(b.manifest_digest)?).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let _ = b.include_submanifests;
     let expired_rows = reg.expire_tag_permanently(who, &path, &tag, &d, b.is_alive).await?;
     Ok(Json(TagExpired { expired_rows }).into_response())
