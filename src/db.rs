@@ -569,16 +569,24 @@ impl Store for SqlStore {
             .collect()
     }
 
-    async fn blobs_after(&self, after: Option<&Digest>, n: u32) -> Result<Vec<(Digest, i64)>> {
-        sqlx::query("SELECT digest, size FROM blob WHERE digest > $1 ORDER BY digest LIMIT $2")
-            .bind(after.map_or("", |d| d.as_str()))
-            .bind(i64::from(n))
-            .fetch_all(&self.read)
-            .await
-            .map_err(db_err)?
-            .iter()
-            .map(blob_from)
-            .collect()
+    async fn blobs_after(&self, after: Option<&Digest>, n: u32) -> Result<Vec<StoredBlob>> {
+        sqlx::query(
+            "SELECT b.digest, b.size, \
+                    (EXISTS (SELECT 1 FROM repository_blob rb WHERE rb.digest = b.digest) \
+                     OR EXISTS (SELECT 1 FROM manifest_blob mb WHERE mb.digest = b.digest)) AS in_use \
+             FROM blob b WHERE b.digest > $1 ORDER BY b.digest LIMIT $2",
+        )
+        .bind(after.map_or("", |d| d.as_str()))
+        .bind(i64::from(n))
+        .fetch_all(&self.read)
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(|r| {
+            let (digest, size) = blob_from(r)?;
+            Ok(StoredBlob { digest, size, in_use: flag(r, "in_use")? })
+        })
+        .collect()
     }
 
     async fn server_secret(&self, name: &str, value: &str) -> Result<String> {

@@ -2,9 +2,10 @@
 //! goes and why is `registry::service::gc`.
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 use std::time::Duration;
 
-use registry::{Caller, GcOptions, GcReport, Registry};
+use registry::{BlobFiles, BlobHealth, Caller, Digest, GcOptions, GcReport, Millis, Registry};
 
 /// Runs a pass every `every`, after a first wait of the same length. A failed pass is logged and
 /// the next one tries again (a pass deletes nothing it could not check).
@@ -47,4 +48,37 @@ pub fn describe(r: &GcReport) -> String {
     }
     let _ = writeln!(out, "{verb} {} abandoned uploads", r.uploads.len());
     out
+}
+
+/// A crash point for the crash-safety test (`quayside gc --pause-after-first-removal`, a hidden
+/// flag): the first file the pass removes is removed, then the pass says so on standard error and
+/// waits, inside the step (a blob's row deletion not committed yet), until the process is killed.
+pub struct PauseAfterFirstRemoval(pub Arc<dyn BlobFiles>);
+
+impl PauseAfterFirstRemoval {
+    async fn pause(what: String) -> registry::Result<()> {
+        eprintln!("gc: removed {what}; paused");
+        std::future::pending().await
+    }
+}
+
+#[async_trait::async_trait]
+impl BlobFiles for PauseAfterFirstRemoval {
+    async fn exists(&self, digest: &Digest) -> registry::Result<bool> {
+        self.0.exists(digest).await
+    }
+    async fn remove(&self, digest: &Digest) -> registry::Result<()> {
+        self.0.remove(digest).await?;
+        Self::pause(format!("the file of blob {digest}")).await
+    }
+    async fn remove_upload(&self, upload_id: &str) -> registry::Result<()> {
+        self.0.remove_upload(upload_id).await?;
+        Self::pause(format!("the file of upload {upload_id}")).await
+    }
+    async fn stale_upload_files(&self, age_ms: Millis) -> registry::Result<Vec<String>> {
+        self.0.stale_upload_files(age_ms).await
+    }
+    async fn verify(&self, digest: &Digest, size: i64) -> registry::Result<BlobHealth> {
+        self.0.verify(digest, size).await
+    }
 }

@@ -36,6 +36,9 @@ enum Command {
         /// Print what would be removed and the bytes reclaimed; change nothing.
         #[arg(long)]
         dry_run: bool,
+        /// For the crash-safety test: stop inside the pass once the first file is removed.
+        #[arg(long, hide = true)]
+        pause_after_first_removal: bool,
         #[command(flatten)]
         gc: GcArgs,
         #[command(flatten)]
@@ -178,10 +181,14 @@ fn main() -> ExitCode {
                 println!("created user {}{}", account.name, if superuser { " (superuser)" } else { "" });
                 Ok(())
             }
-            Command::Gc { dry_run, gc, db } => {
+            Command::Gc { dry_run, pause_after_first_removal, gc, db } => {
                 let settings = db.settings();
-                let blobs = quayside::blobs::BlobStore::open(&settings.data_dir)?;
-                let registry = startup::registry(startup::open(&settings).await?)?.with_blob_files(std::sync::Arc::new(blobs));
+                let mut blobs: std::sync::Arc<dyn registry::BlobFiles> =
+                    std::sync::Arc::new(quayside::blobs::BlobStore::open(&settings.data_dir)?);
+                if pause_after_first_removal {
+                    blobs = std::sync::Arc::new(quayside::gc::PauseAfterFirstRemoval(blobs));
+                }
+                let registry = startup::registry(startup::open(&settings).await?)?.with_blob_files(blobs);
                 let report = registry.collect_garbage(&Caller::system(), &gc.options(dry_run)).await?;
                 print!("{}", quayside::gc::describe(&report));
                 Ok(())
@@ -198,10 +205,17 @@ fn main() -> ExitCode {
                 for d in &report.corrupt {
                     println!("corrupt: {d}");
                 }
+                for d in &report.leftover {
+                    println!("leftover: {d} (no file, nothing uses it; the next garbage collection removes it)");
+                }
                 if !report.healthy() {
                     anyhow::bail!("{} blobs missing, {} corrupt", report.missing.len(), report.corrupt.len());
                 }
-                println!("every blob is intact");
+                if report.leftover.is_empty() {
+                    println!("every blob is intact");
+                } else {
+                    println!("every blob in use is intact; {} leftover rows await garbage collection", report.leftover.len());
+                }
                 Ok(())
             }
             Command::Token(TokenCommand::Create { user, name, db }) => {

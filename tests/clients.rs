@@ -435,9 +435,46 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// SIGKILL while 20 pushes run and the server's garbage collector passes every second, and a
-/// `quayside gc` killed in mid-run; then a restart. Every push the client saw succeed pulls back
-/// byte-exact, `quayside fsck` finds every blob intact, and every leftover upload file belongs
+/// Uploads `bytes` to `repo` through `/v2` (the token flow, then one monolithic POST) with no
+/// manifest using it: garbage once the grace period is over. Returns its digest.
+fn upload_lone_blob(addr: &str, repo: &str, bytes: &[u8]) -> String {
+    let auth = run(Command::new("curl").args([
+        "-sf",
+        "-u",
+        &admin_creds(),
+        &format!("http://{addr}/v2/auth?service=quayside&scope=repository:{repo}:pull,push"),
+    ]));
+    let token: serde_json::Value = serde_json::from_str(&auth).unwrap();
+    let token = token["token"].as_str().unwrap().to_owned();
+    let digest = format!("sha256:{:x}", Sha256::digest(bytes));
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), bytes).unwrap();
+    let status = run(Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", "-H"])
+        .arg(format!("Authorization: Bearer {token}"))
+        .args(["-H", "Content-Type: application/octet-stream", "--data-binary"])
+        .arg(format!("@{}", file.path().display()))
+        .arg(format!("http://{addr}/v2/{repo}/blobs/uploads/?digest={digest}")));
+    assert_eq!(status.trim(), "201", "monolithic upload of {digest}");
+    digest
+}
+
+/// `quayside <args>` over the test server's database and data dir, to the end.
+fn quayside_cli(s: &Server, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_quayside"))
+        .args(args)
+        .args(["--database-url", &s.url, "--data-dir"])
+        .arg(s.data.path())
+        .env("QUAYSIDE_LOG", "warn")
+        .output()
+        .unwrap()
+}
+
+/// SIGKILL while 20 pushes run and the server's garbage collector passes every second; then a
+/// `quayside gc` killed inside a pass, right after it removed a blob's file and before the row's
+/// deletion committed. Then: `quayside fsck` finds no damage (that blob is leftover: a row nothing
+/// uses, without its file), the next pass removes it, and after a restart every push the client
+/// saw succeed pulls back byte-exact, every blob is intact, and every leftover upload file belongs
 /// to an upload record that garbage collection will end.
 async fn crash_safety(backend: Backend) {
     let env = [("QUAYSIDE_GC_INTERVAL", "1"), ("QUAYSIDE_GC_GRACE", "20")];
@@ -448,6 +485,8 @@ async fn crash_safety(backend: Backend) {
     for (i, n) in names.iter().enumerate() {
         build_image(&src, n, "amd64", 400_000 + i * 1_000, &[]);
     }
+    // A blob no manifest will use: garbage for the pass below, whatever the pushes leave.
+    let lone = upload_lone_blob(&s.addr, "acme/crash", b"a layer whose manifest never comes");
     let (done_tx, done_rx) = std::sync::mpsc::channel();
     let pushes: Vec<_> = names
         .iter()
@@ -470,20 +509,40 @@ async fn crash_safety(backend: Backend) {
     }
     s.child.kill().unwrap();
     s.child.wait().unwrap();
-    let mut gc = Command::new(env!("CARGO_BIN_EXE_quayside"))
-        .args(["gc", "--gc-grace", "0", "--database-url", &s.url, "--data-dir"])
-        .arg(s.data.path())
-        .env("QUAYSIDE_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(30));
-    gc.kill().ok();
-    gc.wait().unwrap();
     let results: Vec<(String, bool)> = pushes.into_iter().map(|p| p.join().unwrap()).collect();
     let pushed: Vec<_> = results.iter().filter(|(_, ok)| *ok).map(|(n, _)| n.clone()).collect();
     assert!(pushed.len() >= 3, "{} of 20 pushed", pushed.len());
     eprintln!("killed with {} of 20 pushes done", pushed.len());
+
+    // A pass stopped between removing a blob's file and committing its row's deletion.
+    let mut gc = Command::new(env!("CARGO_BIN_EXE_quayside"))
+        .args(["gc", "--gc-grace", "0", "--pause-after-first-removal", "--database-url", &s.url, "--data-dir"])
+        .arg(s.data.path())
+        .env("QUAYSIDE_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut said = String::new();
+    let mut stderr = BufReader::new(gc.stderr.take().unwrap());
+    while !said.contains("; paused") {
+        let mut line = String::new();
+        assert!(stderr.read_line(&mut line).unwrap() > 0, "gc ended without removing a file: {said}");
+        said.push_str(&line);
+    }
+    gc.kill().unwrap();
+    gc.wait().unwrap();
+    let removed = said.split("the file of blob ").nth(1).and_then(|r| r.split(';').next()).unwrap().to_owned();
+    eprintln!("killed gc after it removed {removed} (the lone blob is {lone})");
+
+    let fsck = quayside_cli(&s, &["fsck"]);
+    let report = String::from_utf8_lossy(&fsck.stdout).into_owned();
+    assert!(fsck.status.success(), "{report}");
+    assert!(report.contains(&format!("leftover: {removed} ")), "the row whose deletion did not commit: {report}");
+    let gc = quayside_cli(&s, &["gc", "--gc-grace", "0"]);
+    let report = String::from_utf8_lossy(&gc.stdout).into_owned();
+    assert!(gc.status.success() && report.contains(&format!("  {removed} ")), "the next pass removes it: {report}");
+    assert!(report.contains(&format!("  {lone} ")) || removed == lone, "{report}");
 
     let (child, addr) = spawn_server(&s.url, s.data.path(), &env);
     s.child = child;
@@ -497,13 +556,9 @@ async fn crash_safety(backend: Backend) {
             assert_eq!(Some(&bytes), src_blobs.get(&name), "blob {name} of {n} differs");
         }
     }
-    let fsck = Command::new(env!("CARGO_BIN_EXE_quayside"))
-        .args(["fsck", "--database-url", &s.url, "--data-dir"])
-        .arg(s.data.path())
-        .env("QUAYSIDE_LOG", "warn")
-        .output()
-        .unwrap();
-    assert!(fsck.status.success(), "{}", String::from_utf8_lossy(&fsck.stdout));
+    let fsck = quayside_cli(&s, &["fsck"]);
+    let report = String::from_utf8_lossy(&fsck.stdout).into_owned();
+    assert!(fsck.status.success() && report.contains("every blob is intact") && !report.contains("leftover"), "{report}");
     for file in walk(&s.data.path().join("uploads")) {
         let id = file.file_name().unwrap().to_string_lossy().into_owned();
         assert!(

@@ -3,6 +3,8 @@
 
 mod support;
 
+use std::sync::Arc;
+
 use registry::*;
 use support::*;
 
@@ -60,6 +62,7 @@ contract!(
     batch_each_on_its_own,
     permanent_expiry,
     garbage_collection_keeps_what_is_referenced,
+    garbage_collection_stops_on_a_database_error,
     namespace_policies_cover_every_repository,
 );
 
@@ -950,6 +953,106 @@ async fn garbage_collection_keeps_what_is_referenced(b: Backend) {
     // Nothing is left to collect.
     let r = f.reg.collect_garbage(&sys, &gc_opts(false)).await.unwrap();
     assert_eq!((r.tag_rows, r.manifests.len(), r.blob_links, r.blobs.len()), (0, 0, 0, 0));
+}
+
+/// Blob files as garbage collection sees them, recording what it removes.
+#[derive(Default)]
+struct RecordedFiles(std::sync::Mutex<Vec<Digest>>);
+
+impl RecordedFiles {
+    fn removed(&self) -> Vec<Digest> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+#[async_trait::async_trait]
+impl BlobFiles for RecordedFiles {
+    async fn exists(&self, _: &Digest) -> Result<bool> {
+        Ok(true)
+    }
+    async fn remove(&self, digest: &Digest) -> Result<()> {
+        self.0.lock().unwrap().push(digest.clone());
+        Ok(())
+    }
+    async fn remove_upload(&self, _: &str) -> Result<()> {
+        Ok(())
+    }
+    async fn stale_upload_files(&self, _: Millis) -> Result<Vec<String>> {
+        Ok(Vec::new())
+    }
+    async fn verify(&self, _: &Digest, _: i64) -> Result<BlobHealth> {
+        Ok(BlobHealth::Ok)
+    }
+}
+
+/// Makes the database itself refuse to delete the rows of `table` that match `when` (a condition
+/// on `OLD`): a real database error, raised in the middle of a garbage collection pass.
+async fn refuse_deletes(f: &Fixture, b: Backend, table: &str, when: &str) {
+    use sqlx::{Connection, Executor};
+    let mut db = sqlx::AnyConnection::connect(&f.url).await.unwrap();
+    let statements = match b {
+        Backend::Sqlite => vec![format!(
+            "CREATE TRIGGER refuse_{table} BEFORE DELETE ON {table} FOR EACH ROW WHEN {when} BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+        )],
+        Backend::Postgres => vec![
+            "CREATE OR REPLACE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$"
+                .to_owned(),
+            format!("CREATE TRIGGER refuse_{table} BEFORE DELETE ON {table} FOR EACH ROW WHEN ({when}) EXECUTE FUNCTION refuse()"),
+        ],
+    };
+    for statement in statements {
+        db.execute(statement.as_str()).await.unwrap();
+    }
+    db.close().await.ok();
+}
+
+async fn allow_deletes(f: &Fixture, b: Backend, table: &str) {
+    use sqlx::{Connection, Executor};
+    let mut db = sqlx::AnyConnection::connect(&f.url).await.unwrap();
+    let on = if matches!(b, Backend::Postgres) { format!(" ON {table}") } else { String::new() };
+    db.execute(format!("DROP TRIGGER refuse_{table}{on}").as_str()).await.unwrap();
+    db.close().await.ok();
+}
+
+/// A database error stops a pass where it happens: the step's transaction rolls back, no file
+/// goes whose row still exists, and nothing after it is touched. The next pass finishes the work.
+async fn garbage_collection_stops_on_a_database_error(b: Backend) {
+    use registry::store::Store as _;
+    let f = fixture(b).await;
+    let files = Arc::new(RecordedFiles::default());
+    let reg = f.reg.clone().with_blob_files(files.clone());
+    let sys = Caller::system();
+    let mut unused = vec![upload(&f, "unused-1").await, upload(&f, "unused-2").await, upload(&f, "unused-3").await];
+    unused.sort();
+    let loose = f.push_untagged("loose", &[]).await;
+    f.advance(DAY_MS + 1);
+    let manifest_stored = || async { f.reg.manifest(&sys, &f.repo, &loose.digest).await.is_ok() };
+    let blob_rows =
+        || async { f.store.blobs_after(None, 100).await.unwrap().into_iter().map(|b| (b.digest, b.in_use)).collect::<Vec<_>>() };
+
+    // The manifest's deletion fails: the repository's step rolls back whole (the blob links it
+    // would have removed stay) and the pass stops before any blob.
+    refuse_deletes(&f, b, "manifest", "1 = 1").await;
+    assert!(matches!(reg.collect_garbage(&sys, &gc_opts(false)).await, Err(Error::Storage)));
+    assert!(manifest_stored().await, "the manifest stays");
+    assert_eq!(blob_rows().await, unused.iter().map(|d| (d.clone(), true)).collect::<Vec<_>>(), "every blob stays linked");
+    assert!(files.removed().is_empty(), "no file goes");
+    allow_deletes(&f, b, "manifest").await;
+
+    // The second blob's deletion fails: the first went (row, then file, then commit); the second
+    // keeps its row and its file; the third is not reached.
+    refuse_deletes(&f, b, "blob", &format!("OLD.digest = '{}'", unused[1])).await;
+    assert!(matches!(reg.collect_garbage(&sys, &gc_opts(false)).await, Err(Error::Storage)));
+    assert!(!manifest_stored().await, "the repository's step committed before the blobs");
+    assert_eq!(files.removed(), vec![unused[0].clone()]);
+    assert_eq!(blob_rows().await, vec![(unused[1].clone(), false), (unused[2].clone(), false)]);
+    allow_deletes(&f, b, "blob").await;
+
+    // With the database healthy, the next pass takes the rest.
+    let r = reg.collect_garbage(&sys, &gc_opts(false)).await.unwrap();
+    assert_eq!(r.blobs, vec![(unused[1].clone(), 100), (unused[2].clone(), 100)]);
+    assert_eq!(files.removed(), unused);
+    assert!(blob_rows().await.is_empty());
 }
 
 async fn namespace_policies_cover_every_repository(b: Backend) {

@@ -16,6 +16,8 @@ pub struct Fixture {
     pub store: SqlStore,
     pub repo: RepoPath,
     pub admin: Caller,
+    /// The database's URL (for tests that reach past the store).
+    pub url: String,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -100,13 +102,13 @@ pub async fn fixture(backend: Backend) -> Fixture {
 }
 
 pub async fn fixture_with(backend: Backend, config: Config) -> Fixture {
-    let (store, dir) = open_store(backend).await;
+    let (store, dir, url) = open_store_at(backend).await;
     let clock = Arc::new(FixedClock::new(T0));
     let reg = Registry::new(Arc::new(store.clone()), clock.clone(), config).with_secrets(secrets());
     let repo = RepoPath::parse("acme/app").unwrap();
     let admin = Caller::system();
     reg.create_repository(&admin, &repo, Visibility::Private, "test").await.unwrap();
-    Fixture { reg, clock, store, repo, admin, _dir: dir }
+    Fixture { reg, clock, store, repo, admin, url, _dir: dir }
 }
 
 pub fn tag(s: &str) -> TagName {

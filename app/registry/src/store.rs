@@ -132,8 +132,17 @@ pub trait Store: Send + Sync + 'static {
 
     /// Every repository's id (garbage collection visits them all).
     async fn repository_ids(&self) -> Result<Vec<i64>>;
-    /// Blobs (digest, size) in digest order after `after`, at most `n`.
-    async fn blobs_after(&self, after: Option<&Digest>, n: u32) -> Result<Vec<(Digest, i64)>>;
+    /// Blobs in digest order after `after`, at most `n`.
+    async fn blobs_after(&self, after: Option<&Digest>, n: u32) -> Result<Vec<StoredBlob>>;
+}
+
+/// A blob row as `quayside fsck` walks them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredBlob {
+    pub digest: Digest,
+    pub size: i64,
+    /// A repository links it or a manifest uses it.
+    pub in_use: bool,
 }
 
 /// One open transaction. Dropping it without [`Tx::commit`] rolls back.
