@@ -104,6 +104,39 @@ impl SqlStore {
         Ok(store)
     }
 
+    /// Bulk history for benchmarks (`examples/seed_history.rs`): `rows` tag rows in the
+    /// repository, all on `manifest_id`, over `names` tag names `t0`, `t1`, …; each name's rows
+    /// follow one another a second apart (each ended by the next, the last one alive), the newest
+    /// starting at `now`. One transaction, 500 rows per statement. Returns the rows written.
+    pub async fn seed_history(&self, repository_id: i64, manifest_id: i64, rows: u64, names: u64, now: Millis) -> Result<u64> {
+        const CHUNK: u64 = 500;
+        let mut tx = self.write.begin().await.map_err(db_err)?;
+        let mut first = 0;
+        while first < rows {
+            let n = CHUNK.min(rows - first);
+            let values: Vec<String> = (0..n)
+                .map(|k| {
+                    let p = k * 5;
+                    format!("(${}, ${}, ${}, ${}, ${})", p + 1, p + 2, p + 3, p + 4, p + 5)
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO tag (repository_id, name, manifest_id, lifetime_start_ms, lifetime_end_ms) VALUES {}",
+                values.join(", ")
+            );
+            let mut query = sqlx::query(&sql);
+            for i in first..first + n {
+                let start = now - i64::try_from((rows - 1 - i) * 1000).unwrap_or(i64::MAX / 2);
+                let end = (i + names < rows).then(|| start + i64::try_from(names * 1000).unwrap_or(0));
+                query = query.bind(repository_id).bind(format!("t{}", i % names)).bind(manifest_id).bind(start).bind(end);
+            }
+            query.execute(&mut *tx).await.map_err(db_err)?;
+            first += n;
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(rows)
+    }
+
     pub async fn migrate(&self) -> Result<(), OpenError> {
         let migrator = match self.backend {
             Backend::Sqlite => sqlx::migrate!("migrations/sqlite"),
@@ -1243,6 +1276,32 @@ impl Tx for SqlTx {
         .await
         .map_err(db_err)?;
         Ok(())
+    }
+
+    async fn delete_org_member(&mut self, namespace_id: i64, user_id: i64) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM org_member WHERE namespace_id = $1 AND user_id = $2")
+            .bind(namespace_id)
+            .bind(user_id)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(db_err)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn org_members(&mut self, namespace_id: i64) -> Result<Vec<OrgMember>> {
+        // Locked until the transaction ends (SQLite's writer is already alone): two admins
+        // stepping down at once cannot both see the other one stay.
+        let lock = if self.backend == Backend::Postgres { " FOR UPDATE OF m" } else { "" };
+        let sql = format!(
+            "SELECT u.name, m.role FROM org_member m JOIN app_user u ON u.id = m.user_id WHERE m.namespace_id = $1 ORDER BY u.name{lock}"
+        );
+        let rows = sqlx::query(&sql).bind(namespace_id).fetch_all(&mut *self.tx).await.map_err(db_err)?;
+        rows.iter()
+            .map(|r| {
+                let role: String = r.try_get("role").map_err(db_err)?;
+                Ok(OrgMember { user: r.try_get("name").map_err(db_err)?, role: OrgRole::parse(&role).ok_or_else(|| corrupt("org role"))? })
+            })
+            .collect()
     }
 
     async fn set_permission(&mut self, repository_id: i64, user_id: i64, role: Role) -> Result<()> {

@@ -357,6 +357,10 @@ async fn openapi_document_lists_routes_that_answer() {
     let (_, labels) = a.send(Method::POST, &format!("{BASE}/manifest/{d}/labels"), json!({ "key": "k", "value": "v" })).await;
     let label_id = labels["label"]["id"].as_str().unwrap().to_owned();
     a.reg.set_permission(&Caller::system(), &RepoPath::parse("acme/app").unwrap(), support::ADMIN_USER, Role::Admin).await.ok();
+    // A second admin of the organization, so that removing the caller from it is allowed.
+    let acme = NamespaceName::parse("acme").unwrap();
+    a.reg.create_user(&Caller::system(), "ops", "ops-password-1", false).await.unwrap();
+    a.reg.set_org_member(&Caller::system(), &acme, "ops", OrgRole::Admin).await.unwrap();
     for (method, path, op) in &operations {
         let uri = path
             .replace("{namespace}", "acme")
@@ -406,4 +410,82 @@ async fn permanent_expiry_takes_rows_out_of_the_time_machine() {
     assert_eq!(status, StatusCode::NOT_FOUND, "nothing restorable is left: {body}");
     let (_, logs) = a.get(&format!("{BASE}/logs?action=expire_tag_permanently")).await;
     assert_eq!(logs["logs"][0]["metadata"]["rows"], 1);
+}
+
+/// Organization members: list, add, change a role, remove; only the organization's admins, and
+/// never its last admin; a user's own namespace has no members.
+#[tokio::test]
+async fn organization_members() {
+    let a = api().await;
+    let sys = Caller::system();
+    for name in ["alice", "bob"] {
+        a.reg.create_user(&sys, name, &format!("{name}-password"), false).await.unwrap();
+    }
+    let members = "/api/v1/organization/acme/members";
+    let (status, list) = a.get(members).await;
+    assert_eq!((status, list), (StatusCode::OK, json!({ "members": [] })));
+    let (status, body) = a.send(Method::PUT, &format!("{members}/alice"), json!({ "role": "admin" })).await;
+    assert_eq!((status, body), (StatusCode::OK, json!({ "name": "alice", "kind": "user", "role": "admin" })));
+    a.send(Method::PUT, &format!("{members}/bob"), json!({ "role": "member" })).await;
+    let (_, list) = a.get(members).await;
+    assert_eq!(
+        list,
+        json!({ "members": [{ "name": "alice", "kind": "user", "role": "admin" }, { "name": "bob", "kind": "user", "role": "member" }] })
+    );
+
+    // As the members themselves: bob (a member) may not manage; alice (an admin) may.
+    let as_user = |user: &'static str, method: Method, uri: String, body: Option<Value>| {
+        let router = a.router.clone();
+        async move {
+            let mut req =
+                Request::builder().method(method).uri(uri).header("authorization", support::basic(user, &format!("{user}-password")));
+            if body.is_some() {
+                req = req.header("content-type", "application/json");
+            }
+            let body = body.map(|b| Body::from(serde_json::to_vec(&b).unwrap())).unwrap_or_else(Body::empty);
+            let resp = router.oneshot(req.body(body).unwrap()).await.unwrap();
+            let status = resp.status();
+            let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+            (status, serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null))
+        }
+    };
+    let (status, body) = as_user("bob", Method::GET, members.into(), None).await;
+    assert_eq!((status, body), (StatusCode::FORBIDDEN, json!({ "message": "You need admin permission on the namespace acme" })));
+    let (status, _) = as_user("bob", Method::DELETE, format!("{members}/alice"), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let anonymous = a.router.clone().oneshot(Request::get(members).body(Body::empty()).unwrap()).await.unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+
+    // The last admin can neither step down nor leave; once bob is an admin too, alice can.
+    let last = json!({ "message": "'alice' is the last admin of organization 'acme'" });
+    let (status, body) = as_user("alice", Method::PUT, format!("{members}/alice"), Some(json!({ "role": "member" }))).await;
+    assert_eq!((status, body), (StatusCode::CONFLICT, last.clone()));
+    let (status, body) = as_user("alice", Method::DELETE, format!("{members}/alice"), None).await;
+    assert_eq!((status, body), (StatusCode::CONFLICT, last));
+    let (status, _) = as_user("alice", Method::PUT, format!("{members}/bob"), Some(json!({ "role": "admin" }))).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = as_user("alice", Method::DELETE, format!("{members}/alice"), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, list) = a.get(members).await;
+    assert_eq!(list, json!({ "members": [{ "name": "bob", "kind": "user", "role": "admin" }] }));
+
+    // Bad input: a clear 400 or 404, nothing changed.
+    let (status, body) = a.send(Method::PUT, &format!("{members}/bob"), json!({ "role": "owner" })).await;
+    assert_eq!((status, body), (StatusCode::BAD_REQUEST, json!({ "message": "Invalid role: owner (expected admin or member)" })));
+    let (status, body) = a.send(Method::PUT, &format!("{members}/ghost"), json!({ "role": "member" })).await;
+    assert_eq!((status, body), (StatusCode::NOT_FOUND, json!({ "message": "User 'ghost' not found" })));
+    let (status, body, _) = a.call(Method::DELETE, &format!("{members}/alice"), None).await;
+    assert_eq!((status, body), (StatusCode::NOT_FOUND, json!({ "message": "User 'alice' is not a member of organization 'acme'" })));
+    let (status, _) = a.get("/api/v1/organization/nowhere/members").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, body) = a.get("/api/v1/organization/alice/members").await;
+    assert_eq!((status, body), (StatusCode::BAD_REQUEST, json!({ "message": "'alice' is a user's namespace, not an organization" })));
+    let (_, list) = a.get(members).await;
+    assert_eq!(list["members"].as_array().unwrap().len(), 1);
+
+    // Every change is in the namespace's audit log.
+    let (_, logs) = a.get("/api/v1/organization/acme/logs?action=org_set_member").await;
+    assert_eq!(logs["logs"].as_array().unwrap().len(), 3, "alice, bob, bob again");
+    let (_, logs) = a.get("/api/v1/organization/acme/logs?action=org_remove_member").await;
+    assert_eq!(logs["logs"][0]["performer"]["name"], "alice");
 }

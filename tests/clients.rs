@@ -330,7 +330,12 @@ async fn pushes_survive_garbage_collection(backend: Backend) {
                     .env("QUAYSIDE_LOG", "warn")
                     .output()
                     .unwrap();
-                assert!(out.status.success(), "gc failed: {}", String::from_utf8_lossy(&out.stderr));
+                assert!(
+                    out.status.success(),
+                    "gc failed: {}{}",
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                );
                 passes += 1;
             }
             passes

@@ -63,6 +63,7 @@ contract!(
     permanent_expiry,
     garbage_collection_keeps_what_is_referenced,
     garbage_collection_stops_on_a_database_error,
+    organization_members_keep_an_admin,
     namespace_policies_cover_every_repository,
 );
 
@@ -1098,4 +1099,31 @@ async fn namespace_policies_cover_every_repository(b: Backend) {
         f.actions().await.iter().filter(|a| *a == "create_immutability_policy").count() == 0,
         "namespace records are not the repository's"
     );
+}
+
+/// Organization members on both backends: roles, the last admin kept, concurrent step-downs of
+/// the only two admins leave one.
+async fn organization_members_keep_an_admin(b: Backend) {
+    let f = fixture(b).await;
+    let sys = Caller::system();
+    let acme = NamespaceName::parse("acme").unwrap();
+    let (alice, _) = f.account("alice", false).await;
+    f.account("bob", false).await;
+    f.reg.set_org_member(&sys, &acme, "alice", OrgRole::Admin).await.unwrap();
+    f.reg.set_org_member(&sys, &acme, "bob", OrgRole::Member).await.unwrap();
+    let members = f.reg.org_members(&alice, &acme).await.unwrap();
+    assert_eq!(
+        members,
+        vec![OrgMember { user: "alice".into(), role: OrgRole::Admin }, OrgMember { user: "bob".into(), role: OrgRole::Member }]
+    );
+    assert!(matches!(f.reg.remove_org_member(&alice, &acme, "alice").await, Err(Error::Conflict(_))));
+    f.reg.set_org_member(&alice, &acme, "bob", OrgRole::Admin).await.unwrap();
+    // Both admins step down at once: one of them stays.
+    let bob = f.signed_in("bob").await;
+    let (a, b2) = tokio::join!(f.reg.remove_org_member(&alice, &acme, "alice"), f.reg.remove_org_member(&bob, &acme, "bob"));
+    assert!(a.is_ok() != b2.is_ok(), "exactly one leaves: {a:?} {b2:?}");
+    let left = f.reg.org_members(&sys, &acme).await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].role, OrgRole::Admin);
+    assert!(!f.actions().await.iter().any(|a| a.starts_with("org_")), "membership records are the namespace's, not the repository's");
 }

@@ -6,7 +6,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use quayside::startup::build_router;
-use registry::{Caller, Registry, SystemClock};
+use registry::{Caller, Registry, RepoPath, Role, SystemClock};
 use std::sync::Arc;
 use support::{open_store, Backend};
 use tower::ServiceExt;
@@ -304,6 +304,49 @@ async fn the_activity_page_lists_audit_records_for_admins() {
     let (status, html) = get(&router, "/repository/acme/web/logs").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert!(html.contains("Sign in to see it"));
+}
+
+/// `/namespace/{ns}/logs`: every repository's records in one table with a Repository column, the
+/// same filters plus a time range (days, UTC), for namespace admins only; the repository's
+/// Activity tab links to it and filters by time too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_namespace_activity_page_spans_repositories_and_filters_by_time() {
+    let _pages = support::serial_pages().await;
+    let (router, registry, _dir) = app_and_registry().await;
+    let cookie = admin_cookie(&router).await;
+    let cookie = Some(cookie.as_str());
+    let (status, html) = get_as(&router, "/namespace/acme/logs", cookie).await;
+    assert_eq!(status, StatusCode::OK);
+    let table = html.find("id=\"audit\"").expect("the audit table is in the HTML");
+    assert!(!html[..table].contains("<template"));
+    assert!(html.contains("<th scope=\"col\">Repository</th>"));
+    let repos: Vec<_> = ["web", "tools/builder"].iter().filter(|r| html.contains(&format!("<td>{r}</td>"))).collect();
+    assert_eq!(repos.len(), 2, "records of both repositories: {repos:?}");
+    assert!(html.contains("/api/v1/organization/acme/logs?format=csv"), "a CSV download link");
+
+    // The time range: a range before anything happened, one that covers it, a bad day.
+    let (_, before) = get_as(&router, "/namespace/acme/logs?until=2001-01-01", cookie).await;
+    assert!(before.contains("No record matches this filter.") && !before.contains("id=\"audit\""));
+    let (_, covered) = get_as(&router, "/namespace/acme/logs?since=2001-01-01&action=create_tag", cookie).await;
+    assert!(covered.contains("<code>create_tag</code>") && !covered.contains("<code>move_tag</code>"));
+    assert!(covered.contains("starttime=2001-01-01"), "the download keeps the range");
+    let (status, bad) = get_as(&router, "/namespace/acme/logs?since=yesterday", cookie).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(bad.contains("Invalid time: yesterday (expected Unix seconds or YYYY-MM-DD)"));
+    let (_, repo) = get_as(&router, "/repository/acme/web/logs?until=2001-01-01", cookie).await;
+    assert!(repo.contains("No record matches this filter."));
+    assert!(repo.contains("href=\"/namespace/acme/logs\""), "the Activity tab links to the namespace's");
+
+    // Namespace admins only: anonymous visitors are asked to sign in, others refused.
+    let (status, html) = get(&router, "/namespace/acme/logs").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(html.contains("Sign in to see it"));
+    registry.create_user(&Caller::system(), "reader", "reader-password", false).await.unwrap();
+    registry.set_permission(&Caller::system(), &RepoPath::parse("acme/web").unwrap(), "reader", Role::Admin).await.unwrap();
+    let (_, _, reader) = sign_in(&router, "reader", "reader-password", None).await;
+    let (status, html) = get_as(&router, "/namespace/acme/logs", reader.as_deref()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "a repository admin is not a namespace admin");
+    assert!(html.contains("You need admin permission on the namespace acme"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -198,30 +198,69 @@ pub async fn restore_tag(repository: String, tag: String, digest: String, back: 
     Ok(message)
 }
 
-/// One page of a repository's audit records, with the server's clock.
+/// One page of audit records (a repository's or a namespace's), with the server's clock.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuditList {
-    pub repository: String,
     pub page: Page<registry::AuditEntry>,
     pub now_ms: Millis,
 }
 
-/// Audit records per page on the activity page.
+/// Audit records per page on the activity pages.
 pub const AUDIT_PAGE_SIZE: u32 = 50;
 
-/// The repository's activity (audit records), newest first, filtered by action and actor.
+/// The activity pages' filters as the service takes them (days are `YYYY-MM-DD`, UTC; the range
+/// includes its last day).
+#[cfg(feature = "ssr")]
+fn audit_params(
+    action: Option<String>,
+    actor: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+    page: Option<u32>,
+) -> Result<registry::AuditParams, registry::Error> {
+    let bound = |s: Option<String>, end| s.map(|s| registry::AuditParams::time_bound(&s, end)).transpose().map(Option::flatten);
+    Ok(registry::AuditParams {
+        action,
+        actor,
+        since_ms: bound(since, false)?,
+        until_ms: bound(until, true)?,
+        page,
+        limit: Some(AUDIT_PAGE_SIZE),
+    })
+}
+
+/// The repository's activity (audit records), newest first, filtered by action, actor and time.
 #[server(prefix = "/rpc", endpoint = "audit", input = GetUrl)]
 pub async fn list_audit(
     repository: String,
     action: Option<String>,
     actor: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
     page: Option<u32>,
 ) -> Result<AuditList, AppError> {
     let (registry, caller) = server::context().await?;
     let path = registry::RepoPath::parse(&repository).map_err(registry::Error::from)?;
-    let params = registry::AuditParams { action, actor, page, limit: Some(AUDIT_PAGE_SIZE), ..Default::default() };
+    let params = audit_params(action, actor, since, until, page)?;
     let page = registry.audit_log(&caller, &path, &params).await?;
-    Ok(AuditList { repository: path.to_string(), page, now_ms: registry.now_ms() })
+    Ok(AuditList { page, now_ms: registry.now_ms() })
+}
+
+/// Every audit record of a namespace (its repositories and itself), newest first, filtered.
+#[server(prefix = "/rpc", endpoint = "namespace_audit", input = GetUrl)]
+pub async fn list_namespace_audit(
+    namespace: String,
+    action: Option<String>,
+    actor: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+    page: Option<u32>,
+) -> Result<AuditList, AppError> {
+    let (registry, caller) = server::context().await?;
+    let ns = registry::NamespaceName::parse(&namespace).map_err(registry::Error::from)?;
+    let params = audit_params(action, actor, since, until, page)?;
+    let page = registry.namespace_audit_log(&caller, &ns, &params).await?;
+    Ok(AuditList { page, now_ms: registry.now_ms() })
 }
 
 /// Everything the settings page shows.

@@ -14,6 +14,7 @@ use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
 use crate::pages::api_docs::ApiDocsPage;
+use crate::pages::namespace::NamespaceActivityPage;
 use crate::pages::not_found::NotFound;
 use crate::pages::repositories::RepositoriesPage;
 use crate::pages::repository::RepositoryPage;
@@ -45,6 +46,7 @@ pub fn App() -> impl IntoView {
     view! {
         <Stylesheet id="quayside" href="/pkg/quayside.css" />
         <Title formatter=|t: String| if t.is_empty() { "Quayside".to_owned() } else { format!("{t} · Quayside") } />
+        <components::keys::Shortcuts />
         <Router>
             <header class="topbar">
                 <a href="/" class="brand">"Quayside"</a>
@@ -60,6 +62,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/repository") view=RepositoriesPage ssr=SsrMode::Async />
                     <Route path=path!("/repository/") view=RepositoriesPage ssr=SsrMode::Async />
                     <Route path=path!("/repository/:ns/*rest") view=RepositoryPage ssr=SsrMode::Async />
+                    <Route path=path!("/namespace/:ns/logs") view=NamespaceActivityPage ssr=SsrMode::Async />
                     <Route path=path!("/signin") view=SignInPage ssr=SsrMode::Async />
                     <Route path=path!("/setup") view=SetupPage ssr=SsrMode::Async />
                     <Route path=path!("/api/docs") view=ApiDocsPage ssr=SsrMode::Async />

@@ -11,6 +11,7 @@ const pages = [
   ["tags", "/repository/acme/web"],
   ["history", "/repository/acme/web/history"],
   ["activity", "/repository/acme/web/logs"],
+  ["namespace-activity", "/namespace/acme/logs"],
   ["settings", "/repository/acme/web/settings?pattern=v1.*"],
   ["tag", "/repository/acme/web/tag/latest"],
   ["index-tag", "/repository/acme/api/tag/2.3"],

@@ -25,6 +25,45 @@ test.describe("with JavaScript", () => {
   });
 });
 
+test.describe("keyboard and clipboard, with JavaScript", () => {
+  test("/ focuses the filter; j and k move between rows", async ({ page }) => {
+    await page.goto("/repository/acme/web");
+    await expect(page.locator("[data-hydrated]")).toHaveAttribute("data-hydrated", "true");
+    await page.locator("body").press("/");
+    await expect(page.locator("main input[type=search]")).toBeFocused();
+    await page.locator("main input[type=search]").press("Escape");
+    await page.locator("main input[type=search]").evaluate((e) => (e as HTMLElement).blur());
+    const rows = page.locator("#tags tbody tr");
+    await page.keyboard.press("j");
+    await expect(rows.nth(0).locator("a").first()).toBeFocused();
+    await page.keyboard.press("j");
+    await page.keyboard.press("j");
+    await expect(rows.nth(2).locator("a").first()).toBeFocused();
+    await page.keyboard.press("k");
+    await expect(rows.nth(1).locator("a").first()).toBeFocused();
+    // Enter follows the focused row's link.
+    const name = (await rows.nth(1).locator("a").first().innerText()).trim();
+    await page.keyboard.press("Enter");
+    await expect(page).toHaveURL(new RegExp(`/repository/acme/web/tag/${name.replace(/\./g, "\\.")}$`));
+  });
+
+  test("copy buttons put the digest and the pull commands on the clipboard", async ({ browser }) => {
+    const context = await browser.newContext({ permissions: ["clipboard-read", "clipboard-write"] });
+    const page = await context.newPage();
+    await page.goto("/repository/acme/web/tag/latest");
+    await expect(page.locator("[data-hydrated]")).toHaveAttribute("data-hydrated", "true");
+    const pull = await page.locator("#pull-digest").inputValue();
+    await page.getByRole("button", { name: "Copy the pull command by digest" }).click();
+    await expect(page.getByRole("button", { name: "Copy the pull command by digest" })).toHaveText("Copied");
+    expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(pull);
+    await page.goto("/repository/acme/web");
+    const row = page.locator("#tags tbody tr").filter({ hasText: "latest" }).first();
+    await row.getByRole("button", { name: "Copy the manifest digest of latest" }).click();
+    expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(pull.split("@")[1]);
+    await context.close();
+  });
+});
+
 test.describe("restore, with JavaScript", () => {
   test("restores an ended row in place, with a message", async ({ page }) => {
     await signIn(page, "/repository/library/alpine/history");
@@ -107,6 +146,29 @@ test.describe("activity", () => {
     const rows = page.locator("#audit tbody tr");
     await expect(rows.first()).toContainText("move_tag");
     expect(await rows.filter({ hasNotText: "move_tag" }).count()).toBe(0);
+    await context.close();
+  });
+
+  test("a time range narrows the records, and the namespace's page spans its repositories, without JavaScript", async ({ browser }) => {
+    const context = await browser.newContext({ javaScriptEnabled: false });
+    const page = await context.newPage();
+    await signIn(page, "/repository/acme/web/logs");
+    await page.locator("#audit-until").fill("2001-01-01");
+    await page.getByRole("button", { name: "Filter" }).click();
+    await expect(page).toHaveURL(/until=2001-01-01/);
+    await expect(page.getByText("No record matches this filter.")).toBeVisible();
+    await page.getByRole("link", { name: "Activity in every repository of acme" }).click();
+    await expect(page).toHaveURL(/\/namespace\/acme\/logs$/);
+    await expect(page.getByRole("heading", { name: "Activity in acme" })).toBeVisible();
+    await expect(page.getByRole("columnheader", { name: "Repository" })).toBeVisible();
+    await page.locator("#audit-since").fill("2001-01-01");
+    await page.locator("#audit-action").selectOption("create_tag");
+    await page.getByRole("button", { name: "Filter" }).click();
+    await expect(page).toHaveURL(/since=2001-01-01/);
+    const rows = page.locator("#audit tbody tr");
+    await expect(rows.first()).toBeVisible();
+    expect(await rows.filter({ hasNotText: "create_tag" }).count()).toBe(0);
+    await expect(page.locator("#audit")).toContainText("tools/builder");
     await context.close();
   });
 });

@@ -5,7 +5,7 @@ use axum::http::{header, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::DateTime;
-use registry::{AuditEntry, AuditParams, Caller, Millis, NamespaceName, Registry, RepoPath};
+use registry::{AuditEntry, AuditParams, Caller, NamespaceName, Registry, RepoPath};
 
 use super::openapi::{NamespaceParam, RepoParams};
 use super::schema::*;
@@ -14,16 +14,6 @@ use crate::startup::AppState;
 
 /// Most records one download carries.
 const MAX_EXPORT_ROWS: usize = 100_000;
-
-fn log_time(s: &str, end_of_day: bool) -> Result<Millis, ApiError> {
-    if let Ok(secs) = s.parse::<i64>() {
-        return secs.checked_mul(1000).ok_or_else(|| ApiError::bad_request(format!("Invalid time: {s}")));
-    }
-    let day = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .map_err(|_| ApiError::bad_request(format!("Invalid time: {s} (expected Unix seconds or YYYY-MM-DD)")))?;
-    let day = if end_of_day { day.succ_opt().unwrap_or(day) } else { day };
-    Ok(day.and_hms_opt(0, 0, 0).map(|t| t.and_utc().timestamp_millis()).unwrap_or_default())
-}
 
 #[derive(Clone, Copy)]
 enum Scope<'a> {
@@ -36,8 +26,8 @@ async fn logs(reg: &Registry, who: &Caller, scope: Scope<'_>, uri: &Uri) -> ApiR
     let mut params = AuditParams {
         action: q.action,
         actor: q.performer,
-        since_ms: q.starttime.as_deref().map(|s| log_time(s, false)).transpose()?,
-        until_ms: q.endtime.as_deref().map(|s| log_time(s, true)).transpose()?,
+        since_ms: q.starttime.as_deref().map(|s| AuditParams::time_bound(s, false)).transpose()?.flatten(),
+        until_ms: q.endtime.as_deref().map(|s| AuditParams::time_bound(s, true)).transpose()?.flatten(),
         page: q.page,
         limit: q.limit,
     };

@@ -8,6 +8,7 @@
 mod logs;
 mod manifests;
 pub mod openapi;
+mod organizations;
 mod repositories;
 pub mod schema;
 mod tags;
@@ -18,7 +19,7 @@ use axum::body::Bytes;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Query, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get, post};
+use axum::routing::{any, get, post, put};
 use axum::{Extension, Json, Router};
 use registry::{Caller, Digest, Error, Registry, RepoPath, TagName};
 use serde::de::DeserializeOwned;
@@ -38,6 +39,9 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/organization", post(repositories::create_organization))
         .route("/api/v1/organization/", post(repositories::create_organization))
         .route("/api/v1/organization/{ns}/logs", get(logs::namespace_logs))
+        .route("/api/v1/organization/{ns}/members", get(organizations::members))
+        .route("/api/v1/organization/{ns}/members/", get(organizations::members))
+        .route("/api/v1/organization/{ns}/members/{user}", put(organizations::set_member).delete(organizations::remove_member))
         .route("/api/v1/repository/{*rest}", any(dispatch))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
 }

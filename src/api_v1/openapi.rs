@@ -12,7 +12,7 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{IntoParams, Modify, OpenApi};
 
 use super::schema::*;
-use super::{logs, manifests, repositories, tags};
+use super::{logs, manifests, organizations, repositories, tags};
 
 /// `{namespace}/{repository}`: a repository (nested names are `{namespace}/{a/b}`).
 #[derive(IntoParams)]
@@ -84,6 +84,7 @@ pub struct NamespaceParam {
         tags::list, tags::put, tags::delete, tags::restore, tags::expire, tags::batch,
         manifests::get, manifests::list_labels, manifests::add_label, manifests::get_label, manifests::delete_label,
         logs::repository_logs, logs::namespace_logs,
+        organizations::members, organizations::set_member, organizations::remove_member,
     ),
     components(schemas(ErrorBody, TagImmutableError)),
     modifiers(&Conventions),
@@ -94,6 +95,7 @@ pub struct NamespaceParam {
         (name = "manifests", description = "Manifests and labels (SPEC §3)"),
         (name = "permissions", description = "Users' roles on a repository (SPEC §4)"),
         (name = "logs", description = "Audit logs"),
+        (name = "organizations", description = "Organization members and their roles (SPEC §4)"),
     ),
 )]
 pub struct ApiDoc;

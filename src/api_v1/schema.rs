@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use chrono::DateTime;
-use registry::{AuditEntry, Label, Millis, Permission, RepositorySummary, TagView, Visibility};
+use registry::{AuditEntry, Label, Millis, OrgMember, Permission, RepositorySummary, TagView, Visibility};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -127,6 +127,37 @@ pub struct NewOrganization {
     /// Accepted for Quay compatibility; not stored.
     #[serde(default)]
     pub email: Option<String>,
+}
+
+/// A member of an organization.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrgMemberItem {
+    #[schema(example = "alice")]
+    pub name: String,
+    /// Always `user`.
+    pub kind: String,
+    /// `admin` or `member`.
+    #[schema(example = "member")]
+    pub role: String,
+}
+
+impl From<&OrgMember> for OrgMemberItem {
+    fn from(m: &OrgMember) -> Self {
+        Self { name: m.user.clone(), kind: "user".into(), role: m.role.as_str().into() }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrgMemberList {
+    pub members: Vec<OrgMemberItem>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrgRoleChange {
+    /// `admin` or `member`.
+    #[schema(example = "member")]
+    pub role: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -250,16 +250,49 @@ impl Registry {
         Ok(ns)
     }
 
-    /// Adds a member to an organization or changes their role (organization admins).
-    pub async fn set_org_member(&self, caller: &Caller, org: &NamespaceName, user: &str, role: OrgRole) -> Result<()> {
+    /// The organization, locked for a membership change by an organization admin: it must be
+    /// an organization (not a user's namespace).
+    async fn org_for_change(&self, caller: &Caller, org: &NamespaceName) -> Result<(Box<dyn crate::store::Tx>, Namespace)> {
         let mut tx = self.store.begin().await?;
         let ns = tx.namespace(org).await?;
         self.authorize_namespace(caller, ns.as_ref(), org, Role::Admin).await?;
-        let ns = ns.ok_or_else(|| Error::not_found(format!("Organization '{org}' not found")))?;
+        let ns = ns.ok_or_else(|| org_not_found(org))?;
+        if self.store.user_by_name(org.as_str()).await?.is_some() {
+            return Err(Error::invalid(format!("'{org}' is a user's namespace, not an organization")));
+        }
+        Ok((tx, ns))
+    }
+
+    /// The organization's members and their roles (organization admins).
+    pub async fn org_members(&self, caller: &Caller, org: &NamespaceName) -> Result<Vec<OrgMember>> {
+        let (mut tx, ns) = self.org_for_change(caller, org).await?;
+        tx.org_members(ns.id).await
+    }
+
+    /// Adds a member to an organization or changes their role (organization admins). The last
+    /// admin cannot step down: someone must be able to manage the organization.
+    pub async fn set_org_member(&self, caller: &Caller, org: &NamespaceName, user: &str, role: OrgRole) -> Result<()> {
+        let (mut tx, ns) = self.org_for_change(caller, org).await?;
         let account = self.store.user_by_name(user).await?.ok_or_else(|| user_not_found(user))?.account;
+        if role != OrgRole::Admin {
+            last_admin_check(&mut *tx, &ns, user).await?;
+        }
         tx.set_org_member(ns.id, account.id, role).await?;
         let data = json!({ "namespace": org.as_str(), "member": user, "role": role.as_str() });
         tx.insert_audit(&self.account_audit(caller, Some(ns.id), "org_set_member", data)).await?;
+        tx.commit().await
+    }
+
+    /// Removes a member from an organization (organization admins); never its last admin.
+    pub async fn remove_org_member(&self, caller: &Caller, org: &NamespaceName, user: &str) -> Result<()> {
+        let (mut tx, ns) = self.org_for_change(caller, org).await?;
+        let account = self.store.user_by_name(user).await?.ok_or_else(|| user_not_found(user))?.account;
+        last_admin_check(&mut *tx, &ns, user).await?;
+        if !tx.delete_org_member(ns.id, account.id).await? {
+            return Err(Error::not_found(format!("User '{user}' is not a member of organization '{org}'")));
+        }
+        let data = json!({ "namespace": org.as_str(), "member": user });
+        tx.insert_audit(&self.account_audit(caller, Some(ns.id), "org_remove_member", data)).await?;
         tx.commit().await
     }
 
@@ -342,4 +375,18 @@ impl Registry {
     pub fn viewer_of(&self, caller: &Caller) -> Viewer {
         crate::service::viewer(caller)
     }
+}
+
+fn org_not_found(org: &NamespaceName) -> Error {
+    Error::not_found(format!("Organization '{org}' not found"))
+}
+
+/// Refuses when `user` is the organization's only admin (they would leave it unmanaged).
+async fn last_admin_check(tx: &mut dyn crate::store::Tx, ns: &Namespace, user: &str) -> Result<()> {
+    let members = tx.org_members(ns.id).await?;
+    let admins: Vec<_> = members.iter().filter(|m| m.role == OrgRole::Admin).collect();
+    if admins.len() == 1 && admins[0].user == user {
+        return Err(Error::Conflict(format!("'{user}' is the last admin of organization '{}'", ns.name)));
+    }
+    Ok(())
 }

@@ -314,6 +314,13 @@ pub struct Permission {
     pub role: Role,
 }
 
+/// A member of an organization and their role.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrgMember {
+    pub user: String,
+    pub role: OrgRole,
+}
+
 /// A member's role in an organization.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

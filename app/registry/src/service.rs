@@ -137,6 +137,23 @@ impl AuditParams {
     /// Most records one page may hold (downloads page through with it).
     pub const MAX_LIMIT: u32 = 1000;
 
+    /// A bound of the time range as people write it: Unix seconds, or a UTC day `YYYY-MM-DD`
+    /// (its first instant; with `end_of_day`, the first instant of the next day, so that a range
+    /// ending on a day includes it). Blank is no bound.
+    pub fn time_bound(s: &str, end_of_day: bool) -> Result<Option<Millis>> {
+        let s = s.trim();
+        if s.is_empty() {
+            return Ok(None);
+        }
+        if let Ok(secs) = s.parse::<i64>() {
+            return secs.checked_mul(1000).map(Some).ok_or_else(|| Error::invalid(format!("Invalid time: {s}")));
+        }
+        let day = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .map_err(|_| Error::invalid(format!("Invalid time: {s} (expected Unix seconds or YYYY-MM-DD)")))?;
+        let day = if end_of_day { day.succ_opt().unwrap_or(day) } else { day };
+        Ok(Some(day.and_time(chrono::NaiveTime::MIN).and_utc().timestamp_millis()))
+    }
+
     fn query(&self, namespace_id: i64, repository_id: Option<i64>) -> Result<AuditQuery> {
         if let (Some(a), Some(b)) = (self.since_ms, self.until_ms) {
             if a >= b {

@@ -213,6 +213,11 @@ pub trait Tx: Send {
     async fn set_namespace_owner(&mut self, namespace_id: i64, user_id: i64) -> Result<()>;
     async fn insert_token(&mut self, user_id: i64, label: &str, token_digest: &str, now: Millis) -> Result<()>;
     async fn set_org_member(&mut self, namespace_id: i64, user_id: i64, role: OrgRole) -> Result<()>;
+    /// Whether they were a member.
+    async fn delete_org_member(&mut self, namespace_id: i64, user_id: i64) -> Result<bool>;
+    /// The organization's members in name order, locked against other membership changes until
+    /// the transaction ends.
+    async fn org_members(&mut self, namespace_id: i64) -> Result<Vec<OrgMember>>;
     async fn set_permission(&mut self, repository_id: i64, user_id: i64, role: Role) -> Result<()>;
     async fn delete_permission(&mut self, repository_id: i64, user_id: i64) -> Result<bool>;
     async fn set_visibility(&mut self, repository_id: i64, visibility: Visibility) -> Result<()>;

@@ -1,4 +1,7 @@
+pub mod audit;
+pub mod copy;
 pub mod format;
+pub mod keys;
 pub mod pager;
 pub mod refusal;
 pub mod time;

@@ -1,5 +1,17 @@
 //! Page URLs with their query strings (filters, sort and paging live in the URL).
 
+use leptos::prelude::*;
+use leptos_router::hooks::use_location;
+
+/// Where a form post returns to: this page, with its filters and paging.
+pub fn use_back() -> Memo<String> {
+    let location = use_location();
+    Memo::new(move |_| match location.search.get() {
+        q if q.is_empty() => location.pathname.get(),
+        q => format!("{}?{q}", location.pathname.get()),
+    })
+}
+
 /// `base?k=v&…`, leaving out empty values.
 pub fn with_query(base: &str, params: &[(&str, String)]) -> String {
     let mut href = base.to_owned();

@@ -1,4 +1,5 @@
 pub mod api_docs;
+pub mod namespace;
 pub mod not_found;
 pub mod repositories;
 pub mod repository;

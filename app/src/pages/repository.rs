@@ -6,10 +6,12 @@ use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::Form;
-use leptos_router::hooks::{use_location, use_params_map, use_query_map};
+use leptos_router::hooks::{use_params_map, use_query_map};
 use registry::TagView;
 
-use crate::api::{list_audit, list_tags, BulkTags, RestoreTag, TagList, BULK_ACTIONS};
+use crate::api::{list_tags, BulkTags, RestoreTag, TagList, BULK_ACTIONS};
+use crate::components::audit::{AuditLog, AuditScope};
+use crate::components::copy::CopyButton;
 use crate::components::format;
 use crate::components::pager::Pager;
 use crate::components::refusal::Refusal;
@@ -22,15 +24,6 @@ fn split_view(path: &str) -> (String, bool) {
         Some(repo) => (repo.to_owned(), true),
         None => (path.trim_end_matches('/').to_owned(), false),
     }
-}
-
-/// Where a form post returns to: this page, with its filters and paging.
-fn use_back() -> Memo<String> {
-    let location = use_location();
-    Memo::new(move |_| match location.search.get() {
-        q if q.is_empty() => location.pathname.get(),
-        q => format!("{}?{q}", location.pathname.get()),
-    })
 }
 
 /// The repository's tabs.
@@ -118,7 +111,7 @@ fn TagsView() -> impl IntoView {
         let bulk_error = bulk.value().get().and_then(Result::err);
         bulk_error.or_else(|| restore.value().get().and_then(Result::err)).map(|e| e.to_string())
     };
-    let back = use_back();
+    let back = url::use_back();
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
 
@@ -259,7 +252,10 @@ fn TagRow(
                 {t.reversion.then(|| view! { <span class="badge" title="Created by a restore">"restored"</span> })}
                 {(history && !alive).then(|| view! { <span class="badge">"ended"</span> })}
             </td>
-            <td><code title=t.manifest_digest.to_string()>{t.manifest_digest.short()}</code></td>
+            <td>
+                <code title=t.manifest_digest.to_string()>{t.manifest_digest.short()}</code>
+                <CopyButton text=t.manifest_digest.to_string() label=format!("Copy the manifest digest of {}", t.name) />
+            </td>
             <td class="num">{size}</td>
             <td><Time ms=t.lifetime_start_ms now_ms /></td>
             <td>{end}</td>
@@ -284,10 +280,11 @@ fn TagRow(
             })}
         </tr>
     }
+    .into_any()
 }
 
-/// `/repository/{ns}/{repo}/logs`: the audit records, filtered by action and actor, paged, with
-/// CSV and NDJSON downloads of every matching record (through `/api/v1`, same session).
+/// `/repository/{ns}/{repo}/logs`: the repository's audit records (see [`AuditLog`]), and the way
+/// to its whole namespace's.
 #[component]
 fn ActivityView() -> impl IntoView {
     let params = use_params_map();
@@ -296,145 +293,29 @@ fn ActivityView() -> impl IntoView {
         let p = params.read();
         activity_repository(&format!("{}/{}", p.get("ns").unwrap_or_default(), p.get("rest").unwrap_or_default())).unwrap_or_default()
     });
-    let action = Memo::new(move |_| query.read().get("action").unwrap_or_default());
-    let actor = Memo::new(move |_| query.read().get("actor").unwrap_or_default());
-    let page = Memo::new(move |_| query.read().get("page").and_then(|p| p.parse::<u32>().ok()).unwrap_or(1).max(1));
-    let records = Resource::new(
-        move || (repository.get(), action.get(), actor.get(), page.get()),
-        |(r, a, u, p)| list_audit(r, Some(a), Some(u), Some(p)),
-    );
-    let back = use_back();
+    let namespace = move || repository.get().split('/').next().unwrap_or_default().to_owned();
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
-    let download = move |format: &str| {
-        url::with_query(
-            &format!("/api/v1/repository/{}/logs", repository.get()),
-            &[("format", format.to_owned()), ("action", action.get()), ("performer", actor.get())],
-        )
-    };
     view! {
         <section class="page" data-hydrated=move || hydrated.get().to_string()>
             <RepositoryHead repository=repository tab=Tab::Activity />
             {move || query.read().get("msg").map(|m| view! { <p class="flash ok" role="status">{m}</p> })}
-            <Form method="GET" action=move || format!("/repository/{}/logs", repository.get()) attr:class="filter" attr:role="search">
-                <label for="audit-action" class="visually-hidden">"Action"</label>
-                <select id="audit-action" name="action" prop:value=move || action.get()>
-                    <option value="" selected=move || action.get().is_empty()>"Any action"</option>
-                    {AUDIT_ACTIONS
-                        .iter()
-                        .map(|a| view! { <option value=*a selected=move || action.get() == *a>{*a}</option> })
-                        .collect_view()}
-                </select>
-                <label for="audit-actor" class="visually-hidden">"Actor"</label>
-                <input id="audit-actor" type="search" name="actor" placeholder="Actor (user name)" autocomplete="off" value=move || actor.get() />
-                <button type="submit">"Filter"</button>
-            </Form>
-            <p class="downloads">
-                "Download every matching record: "
-                <a href=move || download("csv") download="audit-log.csv">"CSV"</a>
-                " · "
-                <a href=move || download("ndjson") download="audit-log.ndjson">"JSON lines"</a>
+            <p class="scope-link">
+                <a href=move || format!("/namespace/{}/logs", namespace())>"Activity in every repository of " {namespace}</a>
             </p>
-            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match records.await {
-                        Ok(list) => view! { <AuditTable list action=action.get_untracked() actor=actor.get_untracked() /> }.into_any(),
-                        Err(e) => view! { <Refusal error=e back=back.get_untracked() /> }.into_any(),
-                    }
-                })}
-            </Suspense>
+            <AuditLog scope=Signal::derive(move || AuditScope::Repository(repository.get())) />
         </section>
     }
 }
 
-/// The actions the audit log records, for the filter.
-const AUDIT_ACTIONS: &[&str] = &[
-    "push_repo",
-    "create_tag",
-    "move_tag",
-    "delete_tag",
-    "revert_tag",
-    "change_tag_expiration",
-    "change_tag_immutability",
-    "manifest_label_add",
-    "manifest_label_delete",
-    "create_immutability_policy",
-    "delete_immutability_policy",
-    "change_repo_permission",
-    "delete_repo_permission",
-    "change_repo_visibility",
-    "change_repo_state",
-    "create_repo",
-];
-
-#[component]
-fn AuditTable(list: crate::api::AuditList, action: String, actor: String) -> impl IntoView {
-    let crate::api::AuditList { repository, page, now_ms } = list;
-    if page.items.is_empty() {
-        let message = if action.is_empty() && actor.is_empty() { "No activity recorded yet." } else { "No record matches this filter." };
-        return view! { <p class="empty">{message}</p> }.into_any();
-    }
-    let base = format!("/repository/{repository}/logs");
-    let href = move |p: u32| {
-        url::with_query(&base, &[("action", action.clone()), ("actor", actor.clone()), ("page", url::page_param(i64::from(p)))])
-    };
-    let rows = page
-        .items
-        .into_iter()
-        .map(|e| {
-            let details = audit_details(&e.data);
-            view! {
-                <tr>
-                    <td><Time ms=e.created_ms now_ms /></td>
-                    <td>{e.actor}</td>
-                    <td><code>{e.action}</code></td>
-                    <td class="details">{details}</td>
-                    <td class="muted">{e.address.unwrap_or_default()}</td>
-                </tr>
-            }
-        })
-        .collect_view();
-    view! {
-        <table class="grid" id="audit">
-            <thead>
-                <tr>
-                    <th scope="col">"When"</th>
-                    <th scope="col">"Actor"</th>
-                    <th scope="col">"Action"</th>
-                    <th scope="col">"Details"</th>
-                    <th scope="col">"Address"</th>
-                </tr>
-            </thead>
-            <tbody>{rows}</tbody>
-        </table>
-        <Pager page=page.page has_additional=page.has_additional href=href />
-    }
-    .into_any()
-}
-
-/// `key=value` pairs of a record's data, without the repository (the page names it).
-fn audit_details(data: &serde_json::Value) -> String {
-    let Some(obj) = data.as_object() else { return data.to_string() };
-    obj.iter()
-        .filter(|(k, _)| !matches!(k.as_str(), "namespace" | "repo"))
-        .map(|(k, v)| match v {
-            serde_json::Value::String(s) => format!("{k}={s}"),
-            v => format!("{k}={v}"),
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{activity_repository, audit_details, split_view};
+    use super::{activity_repository, split_view};
 
     #[test]
-    fn activity_paths_and_details() {
+    fn activity_paths() {
         assert_eq!(activity_repository("acme/tools/builder/logs"), Some("acme/tools/builder".into()));
         assert_eq!(activity_repository("acme/web"), None);
-        let data = serde_json::json!({ "namespace": "acme", "repo": "web", "tag": "v1", "immutable": true });
-        assert_eq!(audit_details(&data), "immutable=true, tag=v1");
     }
 
     #[test]

@@ -10,6 +10,7 @@ use leptos_router::hooks::{use_location, use_params_map, use_query_map};
 use registry::{LabelSource, Role};
 
 use crate::api::{tag_details, AddLabel, DeleteLabel, DeleteTag, SetExpiration, SetImmutable, TagPageData};
+use crate::components::copy::CopyButton;
 use crate::components::format;
 use crate::components::refusal::Refusal;
 use crate::components::time::Time;
@@ -119,7 +120,7 @@ pub fn TagView() -> impl IntoView {
                     view! {
                         <div class="facts">
                             <dl>
-                                <dt>"Manifest"</dt><dd><code>{digest.clone()}</code></dd>
+                                <dt>"Manifest"</dt><dd><code>{digest.clone()}</code><CopyButton text=digest.clone() label="Copy the manifest digest" /></dd>
                                 <dt>"Media type"</dt><dd>{manifest.media_type.clone()}</dd>
                                 <dt>"Size"</dt><dd>{tv.size.map(format::bytes).unwrap_or_else(|| "—".into())}</dd>
                                 <dt>"Last modified"</dt><dd><Time ms=t.lifetime_start_ms now_ms /></dd>
@@ -129,9 +130,15 @@ pub fn TagView() -> impl IntoView {
                             </dl>
                             <div class="pull">
                                 <label for="pull-tag">"Pull by tag"</label>
-                                <input id="pull-tag" readonly value=pull_tag />
+                                <span class="copyable">
+                                    <input id="pull-tag" readonly value=pull_tag.clone() />
+                                    <CopyButton text=pull_tag label="Copy the pull command by tag" />
+                                </span>
                                 <label for="pull-digest">"Pull by digest"</label>
-                                <input id="pull-digest" readonly value=pull_digest />
+                                <span class="copyable">
+                                    <input id="pull-digest" readonly value=pull_digest.clone() />
+                                    <CopyButton text=pull_digest label="Copy the pull command by digest" />
+                                </span>
                             </div>
                         </div>
 

@@ -1,0 +1,32 @@
+//! `/namespace/{ns}/logs`: every audit record of a namespace — its repositories' and its own
+//! (organization members, policies, the time machine) — for the namespace's admins.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::{use_params_map, use_query_map};
+
+use crate::components::audit::{AuditLog, AuditScope};
+
+#[component]
+pub fn NamespaceActivityPage() -> impl IntoView {
+    let params = use_params_map();
+    let query = use_query_map();
+    let namespace = Memo::new(move |_| params.read().get("ns").unwrap_or_default());
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
+    view! {
+        <Title text=move || format!("Activity in {}", namespace.get()) />
+        <section class="page" data-hydrated=move || hydrated.get().to_string()>
+            <nav class="crumbs" aria-label="Breadcrumb">
+                <a href="/repository/">"Repositories"</a>
+                " / "
+                <a href=move || format!("/repository/?q={}", namespace.get())>{move || namespace.get()}</a>
+            </nav>
+            <header class="page-head">
+                <h1>"Activity in " {move || namespace.get()}</h1>
+            </header>
+            {move || query.read().get("msg").map(|m| view! { <p class="flash ok" role="status">{m}</p> })}
+            <AuditLog scope=Signal::derive(move || AuditScope::Namespace(namespace.get())) />
+        </section>
+    }
+}

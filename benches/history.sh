@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# The tag-history page at scale (issue #4's budget): a repository with ROWS_SMALL (1,000) and
+# ROWS_LARGE (1,000,000) history rows, seeded in bulk through the storage layer
+# (`examples/seed_history.rs`), then the page's first page (and a deep one) measured two ways:
+#   - one client, REQUESTS sequential requests: the server time per page, median and p99;
+#   - wrk with CONNS (16) connections for SECONDS_EACH: requests/s, p50, p99 (queueing included).
+# Prints the figures and the 1M/1k ratios in one run. Backend: SQLite in the data dir (default)
+# or BACKEND=postgres with QUAYSIDE_TEST_POSTGRES_URL (a server URL; a database is created).
+# Needs a release build (`cargo leptos build --release`), wrk and curl.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROWS_SMALL=${ROWS_SMALL:-1000} ROWS_LARGE=${ROWS_LARGE:-1000000} CONNS=${CONNS:-16} SECONDS_EACH=${SECONDS_EACH:-10}
+REQUESTS=${REQUESTS:-300} PORT=${PORT:-5112} BACKEND=${BACKEND:-sqlite}
+bin=target/release/quayside
+[ -x "$bin" ] || { echo "build first: cargo leptos build --release"; exit 1; }
+for tool in wrk curl; do command -v $tool >/dev/null || { echo "missing $tool (apt-get install wrk curl)"; exit 1; }; done
+cargo build -q --release --example seed_history --no-default-features --features ssr
+seed=target/release/examples/seed_history
+work=$(mktemp -d /tmp/quayside-history.XXXXXX)
+server=
+cleanup() { [ -n "$server" ] && kill "$server" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+base=http://127.0.0.1:$PORT
+page=/repository/bench/history/history
+
+# Sequential requests: median and p99 of curl's total time, in ms.
+sequential() {
+  for _ in $(seq "$REQUESTS"); do curl -s -o /dev/null -w '%{time_total}\n' "$base$1"; done |
+    sort -n | awk '{ t[NR] = $1 * 1000 } END { printf "%.2f %.2f", t[int(NR * 0.5 + 0.5)], t[int(NR * 0.99 + 0.5)] }'
+}
+
+declare -A figures
+for rows in "$ROWS_SMALL" "$ROWS_LARGE"; do
+  data=$work/data-$rows
+  mkdir -p "$data"
+  if [ "$BACKEND" = postgres ]; then
+    db="history_bench_${rows}_$$"
+    psql -q "${QUAYSIDE_TEST_POSTGRES_URL}/postgres" -c "CREATE DATABASE $db"
+    url="${QUAYSIDE_TEST_POSTGRES_URL}/$db"
+  else
+    url="sqlite://$data/quayside.db?mode=rwc"
+  fi
+  start=$(date +%s.%N)
+  "$seed" --database-url "$url" --rows "$rows"
+  printf 'seeded %s rows in %.1f s\n' "$rows" "$(echo "$(date +%s.%N) - $start" | bc)"
+  QUAYSIDE_LOG=warn QUAYSIDE_GC_INTERVAL=0 "$bin" serve --listen 127.0.0.1:$PORT --database-url "$url" --data-dir "$data" \
+    --site-root target/site >"$work/server-$rows.log" 2>&1 &
+  server=$!
+  for _ in $(seq 100); do curl -sf "$base/healthz" >/dev/null && break; sleep 0.1; done
+  curl -sf -o /dev/null "$base$page" || { echo "the history page does not answer"; cat "$work/server-$rows.log"; exit 1; }
+  deep=$(( rows / 50 / 2 ))
+  read -r s50 s99 <<<"$(sequential "$page")"
+  read -r d50 d99 <<<"$(sequential "$page?page=$deep")"
+  out=$(wrk -t2 -c"$CONNS" -d"${SECONDS_EACH}s" --latency "$base$page")
+  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+  w50=$(awk '$1 == "50%" {print $2}' <<<"$out")
+  w99=$(awk '$1 == "99%" {print $2}' <<<"$out")
+  errors=$(awk '/Non-2xx/ {print $NF}' <<<"$out")
+  figures[$rows]="$s50 $s99 $d50 $d99 $rps $w50 $w99 ${errors:-0} $deep"
+  kill "$server"; wait "$server" 2>/dev/null || true; server=
+done
+
+printf '\n%-10s %-34s %-34s %s\n' "rows" "page 1, one client: median / p99" "page N/2, one client: median / p99" "page 1, wrk -c$CONNS: req/s, p50, p99, errors"
+for rows in "$ROWS_SMALL" "$ROWS_LARGE"; do
+  read -r s50 s99 d50 d99 rps w50 w99 errors deep <<<"${figures[$rows]}"
+  printf '%-10s %-34s %-34s %s\n' "$rows" "$s50 ms / $s99 ms" "$d50 ms / $d99 ms (page $deep)" "$rps, $w50, $w99, $errors"
+done
+read -r small50 _ <<<"${figures[$ROWS_SMALL]}"
+read -r large50 _ <<<"${figures[$ROWS_LARGE]}"
+awk -v a="$large50" -v b="$small50" -v l="$ROWS_LARGE" -v s="$ROWS_SMALL" \
+  'BEGIN { printf "\npage 1 at %d rows / at %d rows (one client, medians): %.2fx (budget 1.5x)\n", l, s, a / b }'
