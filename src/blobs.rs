@@ -195,7 +195,12 @@ impl registry::BlobFiles for BlobStore {
         let mut ids = Vec::new();
         while let Some(entry) = dir.next_entry().await.map_err(storage)? {
             let name = entry.file_name().to_string_lossy().into_owned();
-            let modified = entry.metadata().await.and_then(|m| m.modified()).map_err(storage)?;
+            let modified = match entry.metadata().await.and_then(|m| m.modified()) {
+                Ok(t) => t,
+                // Finished (renamed into the blob store) or cancelled since the listing.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(storage(e)),
+            };
             if uuid::Uuid::parse_str(&name).is_ok() && modified <= cutoff {
                 ids.push(name);
             }

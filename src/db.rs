@@ -1047,6 +1047,17 @@ impl Tx for SqlTx {
         Ok(ImmutabilityPolicy { id, namespace_id, repository_id, pattern: pattern.to_owned(), matches_immutable })
     }
 
+    async fn update_policy(&mut self, policy_id: &str, pattern: &str, matches_immutable: bool) -> Result<bool> {
+        let done = sqlx::query("UPDATE immutability_policy SET pattern = $2, matches_immutable = $3 WHERE id = $1")
+            .bind(policy_id)
+            .bind(pattern)
+            .bind(matches_immutable)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(db_err)?;
+        Ok(done.rows_affected() > 0)
+    }
+
     async fn delete_policy(&mut self, policy_id: &str) -> Result<bool> {
         let done =
             sqlx::query("DELETE FROM immutability_policy WHERE id = $1").bind(policy_id).execute(&mut *self.tx).await.map_err(db_err)?;

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod blobs;
 pub mod db;
 pub mod demo;
+pub mod events;
 pub mod gc;
 pub mod sessions;
 pub mod startup;

@@ -107,6 +107,7 @@ pub fn build_router(state: AppState) -> Router {
         // as stored, byte-exact and without spending CPU on compressed layers.
         .layer(tower_http::compression::CompressionLayer::new())
         .merge(crate::api_v1::router())
+        .merge(crate::events::router())
         // The UI and /api/v1 know the session cookie; /v2 (below) only takes credentials.
         .layer(middleware::from_fn(same_origin))
         .layer(state.sessions.layer(state.secure_cookies))

@@ -64,6 +64,7 @@ contract!(
     garbage_collection_keeps_what_is_referenced,
     garbage_collection_stops_on_a_database_error,
     organization_members_keep_an_admin,
+    policies_can_be_changed,
     namespace_policies_cover_every_repository,
 );
 
@@ -1126,4 +1127,30 @@ async fn organization_members_keep_an_admin(b: Backend) {
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].role, OrgRole::Admin);
     assert!(!f.actions().await.iter().any(|a| a.starts_with("org_")), "membership records are the namespace's, not the repository's");
+}
+
+/// A policy's pattern can be changed: what the new pattern covers is marked, what the old one
+/// marked stays marked; each scope changes only its own policies.
+async fn policies_can_be_changed(b: Backend) {
+    let f = fixture(b).await;
+    let acme = NamespaceName::parse("acme").unwrap();
+    f.push("v1", "a", &[]).await.unwrap();
+    f.push("dev", "b", &[]).await.unwrap();
+    let p = f.reg.add_repository_policy(&f.admin, &f.repo, "v.*", true).await.unwrap();
+    assert!(matches!(f.reg.update_repository_policy(&f.admin, &f.repo, &p.id, "(", true).await, Err(Error::Invalid(_))));
+    let writer = f.user("writer", Role::Write).await;
+    assert!(matches!(f.reg.update_repository_policy(&writer, &f.repo, &p.id, "dev", true).await, Err(Error::Forbidden(_))));
+    let changed = f.reg.update_repository_policy(&f.admin, &f.repo, &p.id, "dev", true).await.unwrap();
+    assert_eq!((changed.id.as_str(), changed.pattern.as_str()), (p.id.as_str(), "dev"));
+    assert!(f.alive("dev").await.unwrap().immutable && f.alive("v1").await.unwrap().immutable, "new marks, old marks kept");
+    assert_eq!(f.reg.repository_policies(&f.admin, &f.repo).await.unwrap(), vec![changed.clone()]);
+    assert!(f.actions().await.contains(&"update_immutability_policy".to_owned()));
+    // A namespace policy changes through the namespace only.
+    let n = f.reg.add_namespace_policy(&f.admin, &acme, "none", true).await.unwrap();
+    assert!(matches!(f.reg.update_repository_policy(&f.admin, &f.repo, &n.id, "x", true).await, Err(Error::NotFound(_))));
+    assert!(matches!(f.reg.update_namespace_policy(&f.admin, &acme, &p.id, "x", true).await, Err(Error::NotFound(_))));
+    f.push("rc", "c", &[]).await.unwrap();
+    f.reg.update_namespace_policy(&f.admin, &acme, &n.id, "rc", true).await.unwrap();
+    assert!(f.alive("rc").await.unwrap().immutable);
+    assert_eq!(f.reg.namespace_policies(&f.admin, &acme).await.unwrap()[0].pattern, "rc");
 }

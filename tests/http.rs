@@ -521,7 +521,7 @@ async fn api_reference_page_lists_every_operation() {
         }
         assert!(html.contains(&format!("<code>{path}</code>")), "{path} is not on the page");
     }
-    assert_eq!(count, 23);
+    assert_eq!(count, 26, "every operation of the document");
     assert!(html.contains("id=\"schema-TagList\""), "schemas are listed");
 }
 
@@ -585,6 +585,78 @@ async fn history_shows_until_when_rows_are_restorable() {
     let (_, html) = get_as(&router, "/repository/acme/web/history", Some(&cookie)).await;
     assert!(html.contains("cannot be restored (its time machine is off)"));
     assert!(html.contains("no longer restorable") && !html.contains(">Restore</button>"), "no restore offered");
+}
+
+/// `/events/repository/{ns}/{repo}`: a server-sent event stream that says `changed` soon after
+/// any change to the repository's tags (made anywhere: here, through the service directly); the
+/// same read permission as the pages.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_events_announce_tag_changes() {
+    let _pages = support::serial_pages().await;
+    let (router, registry, _dir) = app_and_registry().await;
+    let resp = router.clone().oneshot(Request::get("/events/repository/acme/web").body(Body::empty()).unwrap()).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["content-type"], "text/event-stream");
+    let mut body = resp.into_body();
+    let web = RepoPath::parse("acme/web").unwrap();
+    let latest = registry
+        .tag_history(
+            &Caller::system(),
+            &web,
+            &registry::HistoryParams { specific_tag: Some("latest".into()), only_active: true, ..Default::default() },
+        )
+        .await
+        .unwrap()
+        .items[0]
+        .tag
+        .manifest_digest
+        .clone();
+    registry.set_tag(&Caller::system(), &web, &registry::TagName::parse("live-1").unwrap(), &latest).await.unwrap();
+    let mut seen = String::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !seen.contains("event: changed") {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let frame = tokio::time::timeout(left, body.frame()).await.expect("a changed event within 5 s").unwrap().unwrap();
+        if let Ok(data) = frame.into_data() {
+            seen.push_str(&String::from_utf8_lossy(&data));
+        }
+    }
+    // Private repositories: anonymous visitors are refused, as on the pages.
+    registry
+        .create_repository(&Caller::system(), &RepoPath::parse("acme/secret").unwrap(), registry::Visibility::Private, "")
+        .await
+        .unwrap();
+    let resp = router.clone().oneshot(Request::get("/events/repository/acme/secret").body(Body::empty()).unwrap()).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    let resp = router.oneshot(Request::get("/events/repository/acme/nothing-here").body(Body::empty()).unwrap()).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "a missing repository looks like a private one");
+}
+
+/// A policy's Edit link opens the same form filled in, the preview shows what the new pattern
+/// would lock, and saving changes that policy (no new one), without JavaScript.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_policy_is_edited_from_the_settings_page_without_javascript() {
+    let _pages = support::serial_pages().await;
+    let (router, registry, _dir) = app_and_registry().await;
+    let cookie = admin_cookie(&router).await;
+    let web = RepoPath::parse("acme/web").unwrap();
+    let policy = registry.add_repository_policy(&Caller::system(), &web, "nothing-yet", true).await.unwrap();
+    let (_, html) = get_as(&router, "/repository/acme/web/settings", Some(&cookie)).await;
+    let edit = format!("/repository/acme/web/settings?edit={}&amp;pattern=nothing-yet", policy.id);
+    assert!(html.contains(&edit), "an Edit link per policy: {edit}");
+    let (_, form) = get_as(&router, &format!("/repository/acme/web/settings?edit={}&pattern=beta", policy.id), Some(&cookie)).await;
+    assert!(form.contains("Edit policy") && form.contains("Save changes"));
+    assert!(form.contains("1 current tag would be locked") && form.contains("<code>beta</code>"), "the preview of the new pattern");
+    let body =
+        format!("repository=acme%2Fweb&pattern=beta&matches_immutable=true&id={}&back=%2Frepository%2Facme%2Fweb%2Fsettings", policy.id);
+    let (status, location) = post_form(&router, "/rpc/add_policy", &body, &cookie).await;
+    assert_eq!(status, StatusCode::FOUND);
+    assert!(location.starts_with("/repository/acme/web/settings?msg=Saved%20the%20policy%20beta"), "{location}");
+    let policies = registry.repository_policies(&Caller::system(), &web).await.unwrap();
+    let own: Vec<_> = policies.iter().filter(|p| p.repository_id.is_some()).map(|p| (p.id.as_str(), p.pattern.as_str())).collect();
+    assert_eq!(own, [(policy.id.as_str(), "beta")], "changed in place, not added");
+    let (_, tags) = get_as(&router, "/repository/acme/web?filter=beta", Some(&cookie)).await;
+    assert!(tags.contains(">locked</span>"), "the new pattern locked beta");
 }
 
 /// A namespace admin previews and saves a policy for every repository of the namespace, without

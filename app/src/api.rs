@@ -372,23 +372,32 @@ pub fn namespace_scope(scope: Option<&str>) -> bool {
 }
 
 /// Saves a policy for the repository, or (`scope=namespace`, namespace admins) for its whole
-/// namespace.
+/// namespace; with `id`, changes that policy instead.
 #[server(prefix = "/rpc", endpoint = "add_policy")]
 pub async fn add_policy(
     repository: String,
     pattern: String,
     matches_immutable: bool,
     scope: Option<String>,
+    id: Option<String>,
     back: String,
 ) -> Result<(), AppError> {
     let (registry, caller) = server::context().await?;
     let path = repo_path(&repository)?;
-    if namespace_scope(scope.as_deref()) {
-        registry.add_namespace_policy(&caller, &path.namespace, &pattern, matches_immutable).await?;
-        done(&back, &format!("Saved the policy {pattern} for every repository of {}", path.namespace))
+    let id = id.filter(|i| !i.is_empty());
+    let namespace = namespace_scope(scope.as_deref());
+    match (namespace, id) {
+        (true, None) => registry.add_namespace_policy(&caller, &path.namespace, &pattern, matches_immutable).await?,
+        (true, Some(id)) => registry.update_namespace_policy(&caller, &path.namespace, &id, &pattern, matches_immutable).await?,
+        (false, None) => registry.add_repository_policy(&caller, &path, &pattern, matches_immutable).await?,
+        (false, Some(id)) => registry.update_repository_policy(&caller, &path, &id, &pattern, matches_immutable).await?,
+    };
+    // Back to the settings page without the form's own query (the pattern being edited).
+    let back = back.split('?').next().unwrap_or_default();
+    if namespace {
+        done(back, &format!("Saved the policy {pattern} for every repository of {}", path.namespace))
     } else {
-        registry.add_repository_policy(&caller, &path, &pattern, matches_immutable).await?;
-        done(&back, &format!("Saved the policy {pattern}"))
+        done(back, &format!("Saved the policy {pattern}"))
     }
 }
 

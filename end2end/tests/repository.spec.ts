@@ -1,5 +1,5 @@
 import { test, expect } from "@playwright/test";
-import { signIn } from "./signin";
+import { ADMIN, signIn } from "./signin";
 
 test.describe("with JavaScript", () => {
   test("from the list to a repository's tags and history, client-side", async ({ page }) => {
@@ -61,6 +61,27 @@ test.describe("keyboard and clipboard, with JavaScript", () => {
     await row.getByRole("button", { name: "Copy the manifest digest of latest" }).click();
     expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(pull.split("@")[1]);
     await context.close();
+  });
+});
+
+test.describe("live, with JavaScript", () => {
+  test("a tag pushed or deleted elsewhere shows up and goes away without a reload", async ({ page, request }) => {
+    const auth = { Authorization: "Basic " + Buffer.from(`${ADMIN.user}:${ADMIN.password}`).toString("base64") };
+    const api = "/api/v1/repository/acme/web/tag";
+    const latest = await (await request.get(`${api}/?specificTag=latest&onlyActiveTags=true`, { headers: auth })).json();
+    const digest = latest.tags[0].manifest_digest;
+    await page.goto("/repository/acme/web");
+    await expect(page.locator("[data-hydrated]")).toHaveAttribute("data-hydrated", "true");
+    await page.evaluate(() => ((window as any).__noReload = true));
+    const rows = page.locator("#tags tbody tr");
+    await expect(rows.filter({ hasText: "live-e2e" })).toHaveCount(0);
+    const put = await request.put(`${api}/live-e2e`, { headers: auth, data: { manifest_digest: digest } });
+    expect(put.status()).toBe(201);
+    await expect(rows.filter({ hasText: "live-e2e" })).toHaveCount(1, { timeout: 5_000 });
+    const del = await request.delete(`${api}/live-e2e`, { headers: auth });
+    expect(del.status()).toBe(204);
+    await expect(rows.filter({ hasText: "live-e2e" })).toHaveCount(0, { timeout: 5_000 });
+    expect(await page.evaluate(() => (window as any).__noReload)).toBe(true);
   });
 });
 

@@ -63,7 +63,7 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, message)
     }
 
-    fn not_found(message: impl Into<String>) -> Self {
+    pub(crate) fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, message)
     }
 }
@@ -110,7 +110,7 @@ impl IntoResponse for ApiError {
 type ApiResult = Result<Response, ApiError>;
 
 /// The caller: `Authorization` (Basic with a password or token, Bearer token) or the session.
-fn caller(auth: &Auth, req: &Request) -> impl std::future::Future<Output = Result<Caller, ApiError>> + Send + 'static {
+pub(crate) fn caller(auth: &Auth, req: &Request) -> impl std::future::Future<Output = Result<Caller, ApiError>> + Send + 'static {
     // Owned copies: a request body is not `Sync`, so no borrow of `req` may cross an await.
     let (auth, headers, session, address) =
         (auth.clone(), req.headers().clone(), req.extensions().get::<Session>().cloned(), client_address(req));

@@ -925,19 +925,62 @@ impl Registry {
         let compiled = TagPattern::parse(pattern)?;
         let Locked { mut tx, repo, now } = self.lock(caller, path, Role::Admin).await?;
         let policy = tx.insert_policy(repo.namespace_id, Some(repo.id), pattern, matches_immutable).await?;
-        for t in tx.alive_tags(repo.id, now).await? {
-            if !t.immutable && rules::policy_applies(&compiled, matches_immutable, &t.name) {
-                tx.set_tag_immutable(t.id, true).await?;
-                if t.lifetime_end_ms.is_some() && !self.config.allow_expiration_on_immutable {
-                    tx.set_tag_end(t.id, None).await?;
-                }
-            }
-        }
+        self.mark_alive_tags(&mut *tx, repo.id, &compiled, matches_immutable, now).await?;
         let data = json!({ "policy_id": policy.id, "tag_pattern": pattern, "tag_pattern_matches": matches_immutable });
         let audit = self.audit(caller, &repo, "create_immutability_policy", data, now);
         tx.insert_audit(&audit).await?;
         tx.commit().await?;
         Ok(policy)
+    }
+
+    /// Changes one of the repository's own policies (repository admins): the alive tags the new
+    /// pattern covers become immutable, as for a new policy; tags the old one marked stay marked.
+    pub async fn update_repository_policy(
+        &self,
+        caller: &Caller,
+        path: &RepoPath,
+        policy_id: &str,
+        pattern: &str,
+        matches_immutable: bool,
+    ) -> Result<ImmutabilityPolicy> {
+        let compiled = TagPattern::parse(pattern)?;
+        let Locked { mut tx, repo, now } = self.lock(caller, path, Role::Admin).await?;
+        let owned = tx
+            .policies(repo.namespace_id, Some(repo.id))
+            .await?
+            .into_iter()
+            .find(|p| p.id == policy_id && p.repository_id == Some(repo.id));
+        let Some(mut policy) = owned else { return Err(Error::not_found("Immutability policy not found")) };
+        tx.update_policy(policy_id, pattern, matches_immutable).await?;
+        self.mark_alive_tags(&mut *tx, repo.id, &compiled, matches_immutable, now).await?;
+        let data = json!({ "policy_id": policy_id, "tag_pattern": pattern, "tag_pattern_matches": matches_immutable, "previous_pattern": policy.pattern });
+        tx.insert_audit(&self.audit(caller, &repo, "update_immutability_policy", data, now)).await?;
+        tx.commit().await?;
+        (policy.pattern, policy.matches_immutable) = (pattern.to_owned(), matches_immutable);
+        Ok(policy)
+    }
+
+    /// Marks the repository's alive tags a policy covers immutable (clearing their expiration
+    /// unless immutable tags may expire); returns how many changed.
+    pub(crate) async fn mark_alive_tags(
+        &self,
+        tx: &mut dyn Tx,
+        repository_id: i64,
+        pattern: &TagPattern,
+        matches_immutable: bool,
+        now: Millis,
+    ) -> Result<u64> {
+        let mut marked = 0;
+        for t in tx.alive_tags(repository_id, now).await? {
+            if !t.immutable && rules::policy_applies(pattern, matches_immutable, &t.name) {
+                tx.set_tag_immutable(t.id, true).await?;
+                if t.lifetime_end_ms.is_some() && !self.config.allow_expiration_on_immutable {
+                    tx.set_tag_end(t.id, None).await?;
+                }
+                marked += 1;
+            }
+        }
+        Ok(marked)
     }
 
     /// The policies that apply to the repository: the namespace's and its own (repository admins).
@@ -1083,6 +1126,12 @@ impl Registry {
             return Err(blob_not_found(digest));
         }
         tx.commit().await
+    }
+
+    /// The repository's tag version: it changes whenever any of its tags does (live pages
+    /// follow it). Readers of the repository only.
+    pub async fn tag_version(&self, caller: &Caller, path: &RepoPath) -> Result<i64> {
+        Ok(self.readable(caller, path).await?.tag_version)
     }
 
     /// Alive tag names in name order, after `last`, at most `n` (1..=10,000; default 10,000), and

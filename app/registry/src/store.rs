@@ -203,6 +203,8 @@ pub trait Tx: Send {
         pattern: &str,
         matches_immutable: bool,
     ) -> Result<ImmutabilityPolicy>;
+    /// Whether the policy exists (and now has this pattern).
+    async fn update_policy(&mut self, policy_id: &str, pattern: &str, matches_immutable: bool) -> Result<bool>;
     async fn delete_policy(&mut self, policy_id: &str) -> Result<bool>;
 
     async fn insert_audit(&mut self, a: &NewAudit) -> Result<()>;

@@ -2,6 +2,7 @@ pub mod audit;
 pub mod copy;
 pub mod format;
 pub mod keys;
+pub mod live;
 pub mod pager;
 pub mod refusal;
 pub mod time;

@@ -13,6 +13,7 @@ use crate::api::{list_tags, BulkTags, RestoreTag, TagList, BULK_ACTIONS};
 use crate::components::audit::{AuditLog, AuditScope};
 use crate::components::copy::CopyButton;
 use crate::components::format;
+use crate::components::live;
 use crate::components::pager::Pager;
 use crate::components::refusal::Refusal;
 use crate::components::time::Time;
@@ -101,10 +102,13 @@ fn TagsView() -> impl IntoView {
     let page = Memo::new(move |_| query.read().get("page").and_then(|p| p.parse::<i64>().ok()).unwrap_or(1).max(1));
     let restore = ServerAction::<RestoreTag>::new();
     let bulk = ServerAction::<BulkTags>::new();
-    // Refetched after every completed change (with JavaScript; without it the page reloads).
+    // Refetched after every completed change here and every change announced by the server
+    // (with JavaScript; without it the page reloads).
+    let changes = RwSignal::new(0u32);
+    live::follow(move || target.get().0, changes);
     let tags = Resource::new(
-        move || (target.get(), filter.get(), page.get(), restore.version().get(), bulk.version().get()),
-        |((repo, history), f, p, _, _)| list_tags(repo, history, Some(f), Some(p)),
+        move || (target.get(), filter.get(), page.get(), restore.version().get(), bulk.version().get(), changes.get()),
+        |((repo, history), f, p, _, _, _)| list_tags(repo, history, Some(f), Some(p)),
     );
     let message = Memo::new(move |_| query.read().get("msg"));
     let error = move || {
@@ -129,7 +133,8 @@ fn TagsView() -> impl IntoView {
                 <input id="tag-filter" type="search" name="filter" placeholder="Filter tags by name" autocomplete="off" prop:value=move || filter.get() />
                 <button type="submit">"Filter"</button>
             </Form>
-            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            // A transition: the current table stays while a refetch (a live change) loads.
+            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     let (_, history) = target.get_untracked();
                     match tags.await {
@@ -137,7 +142,7 @@ fn TagsView() -> impl IntoView {
                         Err(e) => view! { <Refusal error=e back=back.get_untracked() /> }.into_any(),
                     }
                 })}
-            </Suspense>
+            </Transition>
         </section>
     }
 }

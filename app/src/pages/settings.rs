@@ -42,6 +42,8 @@ pub fn SettingsView() -> impl IntoView {
     let pattern = Memo::new(move |_| query.read().get("pattern").unwrap_or_default());
     let inverse = Memo::new(move |_| query.read().get("matches").as_deref() == Some("others"));
     let scope = Memo::new(move |_| query.read().get("scope").unwrap_or_default());
+    // The policy being changed (its Edit link), or none: a new one.
+    let editing = Memo::new(move |_| query.read().get("edit").unwrap_or_default());
 
     let visibility = ServerAction::<SetVisibility>::new();
     let state = ServerAction::<SetRepositoryState>::new();
@@ -97,7 +99,10 @@ pub fn SettingsView() -> impl IntoView {
     let on_pattern = move |ev: leptos::ev::Event| {
         let value = event_target_value(&ev);
         let matches = if inverse.get_untracked() { "others".to_owned() } else { String::new() };
-        let href = url::with_query(&back.get_untracked(), &[("pattern", value), ("matches", matches), ("scope", scope.get_untracked())]);
+        let href = url::with_query(
+            &back.get_untracked(),
+            &[("edit", editing.get_untracked()), ("pattern", value), ("matches", matches), ("scope", scope.get_untracked())],
+        );
         navigate(&href, NavigateOptions { replace: true, scroll: false, ..Default::default() });
     };
 
@@ -150,6 +155,15 @@ pub fn SettingsView() -> impl IntoView {
                                             <td>{if p.matches_immutable { "matching tags" } else { "tags that do not match" }}</td>
                                             <td>{if own { "this repository" } else { "the namespace" }}</td>
                                             <td>
+                                                {deletable.then(|| {
+                                                    let edit = url::with_query(&back, &[
+                                                        ("edit", p.id.clone()),
+                                                        ("pattern", p.pattern.clone()),
+                                                        ("matches", if p.matches_immutable { String::new() } else { "others".into() }),
+                                                        ("scope", if own { String::new() } else { "namespace".into() }),
+                                                    ]);
+                                                    view! { <a href=edit class="edit-policy" aria-label=format!("Edit the policy {}", p.pattern)>"Edit"</a> " " }
+                                                })}
                                                 {deletable.then(|| view! {
                                                     <ActionForm action=delete_policy attr:class="inline">
                                                         <input type="hidden" name="repository" value=name />
@@ -249,8 +263,9 @@ pub fn SettingsView() -> impl IntoView {
                 })}
             </Suspense>
             <section aria-labelledby="s-new-policy" class="new-policy">
-                <h2 id="s-new-policy">"New policy"</h2>
+                <h2 id="s-new-policy">{move || if editing.get().is_empty() { "New policy" } else { "Edit policy" }}</h2>
                 <Form method="GET" action=move || back.get() attr:class="row" attr:id="policy-preview">
+                    {move || (!editing.get().is_empty()).then(|| view! { <input type="hidden" name="edit" value=editing.get() /> })}
                     <label for="policy-pattern">"Pattern"</label>
                     <input id="policy-pattern" name="pattern" required autocomplete="off" placeholder="v[0-9]+\\..*" value=move || pattern.get() on:input=on_pattern />
                     <label for="policy-matches">"Lock"</label>
@@ -290,8 +305,9 @@ pub fn SettingsView() -> impl IntoView {
                                             <input type="hidden" name="pattern" value=pattern.get_untracked() />
                                             <input type="hidden" name="matches_immutable" value=(!inverse.get_untracked()).to_string() />
                                             <input type="hidden" name="scope" value=scope.get_untracked() />
+                                            <input type="hidden" name="id" value=editing.get_untracked() />
                                             <input type="hidden" name="back" value=back.get_untracked() />
-                                            <button type="submit">"Save policy"</button>
+                                            <button type="submit">{if editing.get_untracked().is_empty() { "Save policy" } else { "Save changes" }}</button>
                                         </ActionForm>
                                     </div>
                                 }

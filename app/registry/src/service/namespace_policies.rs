@@ -1,6 +1,7 @@
 //! Tag immutability policies of a whole namespace (SPEC §2.9): they cover every repository in
 //! it, present and future. Namespace admins manage them; creating one marks the alive tags it
-//! covers in every repository, deleting one unmarks nothing.
+//! covers in every repository, changing one marks what its new pattern covers, deleting one
+//! unmarks nothing.
 
 use super::*;
 
@@ -66,21 +67,8 @@ impl Registry {
         let compiled = TagPattern::parse(pattern)?;
         let mut tx = self.store.begin().await?;
         let ns = self.namespace_for_admin(caller, &mut *tx, name).await?;
-        let now = self.clock.now_ms();
         let policy = tx.insert_policy(ns.id, None, pattern, matches_immutable).await?;
-        let mut marked = 0;
-        for (id, _) in tx.namespace_repositories(ns.id).await? {
-            tx.lock_repository(id).await?;
-            for t in tx.alive_tags(id, now).await? {
-                if !t.immutable && rules::policy_applies(&compiled, matches_immutable, &t.name) {
-                    tx.set_tag_immutable(t.id, true).await?;
-                    if t.lifetime_end_ms.is_some() && !self.config.allow_expiration_on_immutable {
-                        tx.set_tag_end(t.id, None).await?;
-                    }
-                    marked += 1;
-                }
-            }
-        }
+        let marked = self.mark_namespace_tags(&mut *tx, ns.id, &compiled, matches_immutable).await?;
         let data = json!({
             "namespace": name.as_str(), "policy_id": policy.id, "tag_pattern": pattern,
             "tag_pattern_matches": matches_immutable, "tags_marked": marked,
@@ -88,6 +76,45 @@ impl Registry {
         tx.insert_audit(&self.namespace_audit(caller, &ns, "create_immutability_policy", data)).await?;
         tx.commit().await?;
         Ok(policy)
+    }
+
+    /// Changes a namespace policy (namespace admins): the alive tags the new pattern covers in
+    /// every repository become immutable; tags the old one marked stay marked.
+    pub async fn update_namespace_policy(
+        &self,
+        caller: &Caller,
+        name: &NamespaceName,
+        policy_id: &str,
+        pattern: &str,
+        matches_immutable: bool,
+    ) -> Result<ImmutabilityPolicy> {
+        let compiled = TagPattern::parse(pattern)?;
+        let mut tx = self.store.begin().await?;
+        let ns = self.namespace_for_admin(caller, &mut *tx, name).await?;
+        let Some(mut policy) = tx.policies(ns.id, None).await?.into_iter().find(|p| p.id == policy_id) else {
+            return Err(Error::not_found("Immutability policy not found"));
+        };
+        tx.update_policy(policy_id, pattern, matches_immutable).await?;
+        let marked = self.mark_namespace_tags(&mut *tx, ns.id, &compiled, matches_immutable).await?;
+        let data = json!({
+            "namespace": name.as_str(), "policy_id": policy_id, "tag_pattern": pattern, "tag_pattern_matches": matches_immutable,
+            "previous_pattern": policy.pattern, "tags_marked": marked,
+        });
+        tx.insert_audit(&self.namespace_audit(caller, &ns, "update_immutability_policy", data)).await?;
+        tx.commit().await?;
+        (policy.pattern, policy.matches_immutable) = (pattern.to_owned(), matches_immutable);
+        Ok(policy)
+    }
+
+    /// Marks the alive tags a namespace policy covers in every repository of the namespace.
+    async fn mark_namespace_tags(&self, tx: &mut dyn Tx, namespace_id: i64, pattern: &TagPattern, matches_immutable: bool) -> Result<u64> {
+        let now = self.clock.now_ms();
+        let mut marked = 0;
+        for (id, _) in tx.namespace_repositories(namespace_id).await? {
+            tx.lock_repository(id).await?;
+            marked += self.mark_alive_tags(tx, id, pattern, matches_immutable, now).await?;
+        }
+        Ok(marked)
     }
 
     /// Deletes a namespace policy; the tags it marked stay immutable.
