@@ -381,6 +381,7 @@ impl Store for SqlStore {
             "SELECT {TAG_COLUMNS} {TAG_FROM} WHERE t.repository_id = $1 AND NOT t.hidden \
              AND (NOT $3 OR t.lifetime_end_ms IS NULL OR t.lifetime_end_ms > $2) \
              AND ($4 IS NULL OR t.name = $4) AND ($5 IS NULL OR LOWER(t.name) LIKE $5 ESCAPE '\\') AND ($6 IS NULL OR t.name = $6) \
+             AND ($9 IS NULL OR (t.lifetime_start_ms <= $9 AND (t.lifetime_end_ms IS NULL OR t.lifetime_end_ms > $9))) \
              ORDER BY t.lifetime_start_ms DESC, t.name ASC, t.id DESC LIMIT $7 OFFSET $8"
         );
         let rows = sqlx::query(&sql)
@@ -392,6 +393,7 @@ impl Store for SqlStore {
             .bind(eq)
             .bind(i64::from(q.limit) + 1)
             .bind(offset(q.page, q.limit))
+            .bind(q.as_of)
             .fetch_all(&self.read)
             .await
             .map_err(db_err)?;

@@ -65,6 +65,7 @@ contract!(
     garbage_collection_stops_on_a_database_error,
     organization_members_keep_an_admin,
     policies_can_be_changed,
+    history_as_of_a_time,
     namespace_policies_cover_every_repository,
 );
 
@@ -1153,4 +1154,48 @@ async fn policies_can_be_changed(b: Backend) {
     f.reg.update_namespace_policy(&f.admin, &acme, &n.id, "rc", true).await.unwrap();
     assert!(f.alive("rc").await.unwrap().immutable);
     assert_eq!(f.reg.namespace_policies(&f.admin, &acme).await.unwrap()[0].pattern, "rc");
+}
+
+/// The repository as of an instant: exactly the rows alive then (started at or before it, not
+/// ended by it), with the usual filters and paging.
+async fn history_as_of_a_time(b: Backend) {
+    let f = fixture(b).await;
+    f.push("v1", "a", &[]).await.unwrap();
+    let t1 = f.now();
+    f.advance(1000);
+    let b2 = f.push("v1", "b", &[]).await.unwrap(); // moves v1
+    f.push("dev", "c", &[]).await.unwrap();
+    let t2 = f.now();
+    f.advance(1000);
+    f.reg.delete_tag(&f.admin, &f.repo, &tag("dev")).await.unwrap();
+    let at = |ms: Millis, filter: Option<&str>| {
+        let (reg, repo) = (f.reg.clone(), f.repo.clone());
+        let filter = filter.map(str::to_owned);
+        async move {
+            let p = HistoryParams { as_of: Some(ms), filter, ..Default::default() };
+            let mut rows: Vec<_> = reg
+                .tag_history(&Caller::system(), &repo, &p)
+                .await
+                .unwrap()
+                .items
+                .into_iter()
+                .map(|v| (v.tag.name.to_string(), v.tag.manifest_digest))
+                .collect();
+            rows.sort();
+            rows
+        }
+    };
+    let first = f.all_rows().await.into_iter().find(|r| r.name.as_str() == "v1" && r.lifetime_end_ms.is_some()).unwrap();
+    assert_eq!(at(t1, None).await, vec![("v1".to_owned(), first.manifest_digest.clone())]);
+    let dev = f.all_rows().await.into_iter().find(|r| r.name.as_str() == "dev").unwrap();
+    assert_eq!(at(t2, None).await, vec![("dev".to_owned(), dev.manifest_digest.clone()), ("v1".to_owned(), b2.digest.clone())]);
+    assert_eq!(at(t2, Some("like:de")).await.len(), 1);
+    assert_eq!(at(f.now(), None).await, vec![("v1".to_owned(), b2.digest.clone())], "now: what is alive");
+    assert!(at(T0 - 1, None).await.is_empty(), "before anything was pushed");
+    // What people type: a UTC date and time, RFC 3339, Unix seconds; anything else is refused.
+    assert_eq!(HistoryParams::instant("2026-01-01T00:00").unwrap(), Some(T0));
+    assert_eq!(HistoryParams::instant("2026-01-01T01:00:00+01:00").unwrap(), Some(T0));
+    assert_eq!(HistoryParams::instant(&(T0 / 1000).to_string()).unwrap(), Some(T0));
+    assert_eq!(HistoryParams::instant(" ").unwrap(), None);
+    assert!(matches!(HistoryParams::instant("yesterday"), Err(Error::Invalid(_))));
 }

@@ -587,6 +587,36 @@ async fn history_shows_until_when_rows_are_restorable() {
     assert!(html.contains("no longer restorable") && !html.contains(">Restore</button>"), "no restore offered");
 }
 
+/// The History tab as of a time, without JavaScript: only the rows alive then, the instant named,
+/// and a clear refusal for a time that does not parse.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_as_of_a_time_without_javascript() {
+    let _pages = support::serial_pages().await;
+    let (router, _dir) = app().await;
+    let cookie = admin_cookie(&router).await;
+    let (status, html) = get_as(&router, "/repository/acme/web/history", Some(&cookie)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("id=\"history-at\"") && html.contains("type=\"datetime-local\""), "the As of field");
+    let all = html.matches("<tr").count();
+    // In two minutes (no demo tag expires that soon) the rows alive are the tags alive now.
+    let now_ms = i64::try_from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis()).unwrap();
+    let soon = chrono::DateTime::from_timestamp_millis(now_ms + 120_000).unwrap().format("%Y-%m-%dT%H:%M").to_string();
+    let (_, then) = get_as(&router, &format!("/repository/acme/web/history?at={}", url_encode(&soon)), Some(&cookie)).await;
+    assert!(then.contains("id=\"as-of\""), "the page says which time it shows");
+    let (_, tags) = get_as(&router, "/repository/acme/web", Some(&cookie)).await;
+    assert_eq!(then.matches("<tr").count(), tags.matches("<tr").count(), "the rows alive then are the tags alive now");
+    assert!(then.matches("<tr").count() < all, "fewer rows than the whole history");
+    let (_, none) = get_as(&router, "/repository/acme/web/history?at=2001-01-01T00%3A00", Some(&cookie)).await;
+    assert!(none.contains("No tag was alive at that time."));
+    let (status, bad) = get_as(&router, "/repository/acme/web/history?at=yesterday", Some(&cookie)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(bad.contains("Invalid time: yesterday"));
+}
+
+fn url_encode(s: &str) -> String {
+    s.replace(':', "%3A")
+}
+
 /// `/events/repository/{ns}/{repo}`: a server-sent event stream that says `changed` soon after
 /// any change to the repository's tags (made anywhere: here, through the service directly); the
 /// same read permission as the pages.

@@ -161,27 +161,38 @@ pub struct TagList {
     pub now_ms: Millis,
     /// How long ended rows stay restorable (the namespace's time machine window).
     pub time_machine_s: i64,
+    /// The history as of this instant (only the rows alive then), when one was asked for.
+    pub as_of_ms: Option<Millis>,
 }
 
 /// Tags per page on the tags and history pages.
 pub const TAG_PAGE_SIZE: i64 = 50;
 
-/// Active tags (`history == false`) or every history row, filtered by a name substring.
+/// Active tags (`history == false`) or every history row, filtered by a name substring; with
+/// `at` (history only), the rows alive at that instant: the repository as it was then.
 #[server(prefix = "/rpc", endpoint = "tags", input = GetUrl)]
-pub async fn list_tags(repository: String, history: bool, filter: Option<String>, page: Option<i64>) -> Result<TagList, AppError> {
+pub async fn list_tags(
+    repository: String,
+    history: bool,
+    filter: Option<String>,
+    page: Option<i64>,
+    at: Option<String>,
+) -> Result<TagList, AppError> {
     let (registry, caller) = server::context().await?;
     let path = registry::RepoPath::parse(&repository).map_err(registry::Error::from)?;
+    let as_of = if history { registry::HistoryParams::instant(at.as_deref().unwrap_or_default())? } else { None };
     let params = registry::HistoryParams {
         page,
         limit: Some(TAG_PAGE_SIZE),
         only_active: !history,
         specific_tag: None,
         filter: filter.filter(|f| !f.trim().is_empty()).map(|f| format!("like:{}", f.trim())),
+        as_of,
     };
     let page = registry.tag_history(&caller, &path, &params).await?;
     let can_write = registry.my_role(&caller, &path).await?.is_some_and(|r| r >= registry::Role::Write);
     let time_machine_s = registry.time_machine_of(&caller, &path).await?;
-    Ok(TagList { repository: path.to_string(), can_write, page, now_ms: registry.now_ms(), time_machine_s })
+    Ok(TagList { repository: path.to_string(), can_write, page, now_ms: registry.now_ms(), time_machine_s, as_of_ms: as_of })
 }
 
 /// Restores a tag to a manifest (SPEC §2.5), then returns to `back` with a message. A form post

@@ -10,6 +10,7 @@ const pages = [
   ["repositories", "/repository/"],
   ["tags", "/repository/acme/web"],
   ["history", "/repository/acme/web/history"],
+  ["history-as-of", "/repository/acme/web/history?at=2030-01-01T00:00"],
   ["activity", "/repository/acme/web/logs"],
   ["namespace-activity", "/namespace/acme/logs"],
   ["settings", "/repository/acme/web/settings?pattern=v1.*"],

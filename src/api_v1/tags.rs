@@ -34,6 +34,7 @@ pub(super) async fn list(reg: &Registry, r: &str, who: &Caller, uri: &Uri) -> Ap
         only_active: truthy(q.only_active_tags.as_deref()),
         specific_tag: q.specific_tag,
         filter: q.filter_tag_name,
+        as_of: None,
     };
     let page = reg.tag_history(who, &path, &params).await?;
     let tags = page.items.iter().map(ApiTag::from).collect();

@@ -120,6 +120,30 @@ pub struct HistoryParams {
     pub specific_tag: Option<String>,
     /// `like:TEXT` or `eq:NAME`.
     pub filter: Option<String>,
+    /// Only the rows alive at this instant: the repository as it was then.
+    pub as_of: Option<Millis>,
+}
+
+impl HistoryParams {
+    /// An instant as people write it: a UTC date and time `YYYY-MM-DDTHH:MM[:SS]` (what a
+    /// `datetime-local` field sends), RFC 3339 with an offset, or Unix seconds. Blank is none.
+    pub fn instant(s: &str) -> Result<Option<Millis>> {
+        let s = s.trim();
+        if s.is_empty() {
+            return Ok(None);
+        }
+        if let Ok(secs) = s.parse::<i64>() {
+            return secs.checked_mul(1000).map(Some).ok_or_else(|| Error::invalid(format!("Invalid time: {s}")));
+        }
+        if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+            return Ok(Some(t.timestamp_millis()));
+        }
+        ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
+            .iter()
+            .find_map(|f| chrono::NaiveDateTime::parse_from_str(s, f).ok())
+            .map(|t| Some(t.and_utc().timestamp_millis()))
+            .ok_or_else(|| Error::invalid(format!("Invalid time: {s} (expected YYYY-MM-DDTHH:MM in UTC)")))
+    }
 }
 
 /// Audit listing filters, as a URL or form gives them.
@@ -512,6 +536,7 @@ impl Registry {
             name_filter: parse_name_filter(p.filter.as_deref())?,
             page: p.page.unwrap_or(1).clamp(1, u32::MAX as i64) as u32,
             limit: p.limit.unwrap_or(50).clamp(1, 100) as u32,
+            as_of: p.as_of,
         };
         self.store.tag_history(repo.id, &q, self.clock.now_ms()).await
     }

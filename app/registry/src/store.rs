@@ -22,6 +22,8 @@ pub struct HistoryQuery {
     pub page: u32,
     /// 1..=100.
     pub limit: u32,
+    /// Only rows alive at this instant (started at or before it, not ended by it).
+    pub as_of: Option<Millis>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

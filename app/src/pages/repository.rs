@@ -100,6 +100,8 @@ fn TagsView() -> impl IntoView {
     });
     let filter = Memo::new(move |_| query.read().get("filter").unwrap_or_default());
     let page = Memo::new(move |_| query.read().get("page").and_then(|p| p.parse::<i64>().ok()).unwrap_or(1).max(1));
+    // History only: the repository as of this instant (`YYYY-MM-DDTHH:MM`, UTC).
+    let at = Memo::new(move |_| query.read().get("at").unwrap_or_default());
     let restore = ServerAction::<RestoreTag>::new();
     let bulk = ServerAction::<BulkTags>::new();
     // Refetched after every completed change here and every change announced by the server
@@ -107,8 +109,8 @@ fn TagsView() -> impl IntoView {
     let changes = RwSignal::new(0u32);
     live::follow(move || target.get().0, changes);
     let tags = Resource::new(
-        move || (target.get(), filter.get(), page.get(), restore.version().get(), bulk.version().get(), changes.get()),
-        |((repo, history), f, p, _, _, _)| list_tags(repo, history, Some(f), Some(p)),
+        move || (target.get(), filter.get(), page.get(), at.get(), restore.version().get(), bulk.version().get(), changes.get()),
+        |((repo, history), f, p, at, _, _, _)| list_tags(repo, history, Some(f), Some(p), Some(at)),
     );
     let message = Memo::new(move |_| query.read().get("msg"));
     let error = move || {
@@ -131,6 +133,10 @@ fn TagsView() -> impl IntoView {
             <Form method="GET" action=move || format!("{}{}", base(), if target.get().1 { "/history" } else { "" }) attr:class="filter" attr:role="search">
                 <label for="tag-filter" class="visually-hidden">"Filter tags"</label>
                 <input id="tag-filter" type="search" name="filter" placeholder="Filter tags by name" autocomplete="off" prop:value=move || filter.get() />
+                {move || target.get().1.then(|| view! {
+                    <label for="history-at">"As of (UTC)"</label>
+                    <input id="history-at" type="datetime-local" name="at" value=move || at.get() />
+                })}
                 <button type="submit">"Filter"</button>
             </Form>
             // A transition: the current table stays while a refetch (a live change) loads.
@@ -138,7 +144,7 @@ fn TagsView() -> impl IntoView {
                 {move || Suspend::new(async move {
                     let (_, history) = target.get_untracked();
                     match tags.await {
-                        Ok(list) => view! { <TagTable list history filter=filter.get_untracked() restore bulk back=back.get_untracked() /> }.into_any(),
+                        Ok(list) => view! { <TagTable list history filter=filter.get_untracked() at=at.get_untracked() restore bulk back=back.get_untracked() /> }.into_any(),
                         Err(e) => view! { <Refusal error=e back=back.get_untracked() /> }.into_any(),
                     }
                 })}
@@ -152,13 +158,16 @@ fn TagTable(
     list: TagList,
     history: bool,
     filter: String,
+    /// The history's "as of" instant, as the URL gives it.
+    at: String,
     restore: ServerAction<RestoreTag>,
     bulk: ServerAction<BulkTags>,
     back: String,
 ) -> impl IntoView {
-    let TagList { repository, can_write, page, now_ms, time_machine_s } = list;
+    let TagList { repository, can_write, page, now_ms, time_machine_s, as_of_ms } = list;
     if page.items.is_empty() {
         let message = match (history, filter.is_empty()) {
+            _ if as_of_ms.is_some() => "No tag was alive at that time.",
             (_, false) => "No tag matches this filter.",
             (false, true) => "No active tags. Push an image to this repository, or see its history.",
             (true, true) => "No tag has ever been pushed here.",
@@ -166,7 +175,7 @@ fn TagTable(
         return view! { <p class="empty">{message}</p> }.into_any();
     }
     let base = format!("/repository/{repository}{}", if history { "/history" } else { "" });
-    let href = move |p: i64| url::with_query(&base, &[("filter", filter.clone()), ("page", url::page_param(p))]);
+    let href = move |p: i64| url::with_query(&base, &[("filter", filter.clone()), ("at", at.clone()), ("page", url::page_param(p))]);
     // The active tags of a writer can be selected and changed together.
     let selectable = !history && can_write;
     let rows = page
@@ -184,6 +193,11 @@ fn TagTable(
     };
     view! {
         {history.then(|| view! { <p class="muted" id="time-machine">{window}</p> })}
+        {as_of_ms.map(|ms| view! {
+            <p id="as-of" role="status">
+                "The tags as they were at " <Time ms now_ms /> ": the rows alive then. Restore brings one back where the time machine still allows it."
+            </p>
+        })}
         {selectable.then(|| view! {
             <ActionForm action=bulk attr:id="bulk" attr:class="bulk">
                 <input type="hidden" name="repository" value=repository.clone() />
