@@ -372,6 +372,12 @@ impl Store for SqlStore {
     }
 
     async fn tag_history(&self, repository_id: i64, q: &HistoryQuery, now: Millis) -> Result<Page<TagView>> {
+        let order = match q.order {
+            TagOrder::Newest => "t.lifetime_start_ms DESC, t.name ASC",
+            TagOrder::Name => "t.name ASC, t.lifetime_start_ms DESC",
+            TagOrder::Size => "COALESCE(m.layers_compressed_size, -1) DESC, t.name ASC",
+            TagOrder::Expiration => "COALESCE(t.lifetime_end_ms, 9223372036854775807) ASC, t.name ASC",
+        };
         let (like, eq) = match &q.name_filter {
             Some(NameFilter::Like(s)) => (Some(like_pattern(s)), None),
             Some(NameFilter::Eq(s)) => (None, Some(s.clone())),
@@ -382,7 +388,7 @@ impl Store for SqlStore {
              AND (NOT $3 OR t.lifetime_end_ms IS NULL OR t.lifetime_end_ms > $2) \
              AND ($4 IS NULL OR t.name = $4) AND ($5 IS NULL OR LOWER(t.name) LIKE $5 ESCAPE '\\') AND ($6 IS NULL OR t.name = $6) \
              AND ($9 IS NULL OR (t.lifetime_start_ms <= $9 AND (t.lifetime_end_ms IS NULL OR t.lifetime_end_ms > $9))) \
-             ORDER BY t.lifetime_start_ms DESC, t.name ASC, t.id DESC LIMIT $7 OFFSET $8"
+             ORDER BY {order}, t.id DESC LIMIT $7 OFFSET $8"
         );
         let rows = sqlx::query(&sql)
             .bind(repository_id)

@@ -66,6 +66,7 @@ contract!(
     organization_members_keep_an_admin,
     policies_can_be_changed,
     history_as_of_a_time,
+    tag_listing_orders,
     namespace_policies_cover_every_repository,
 );
 
@@ -1198,4 +1199,32 @@ async fn history_as_of_a_time(b: Backend) {
     assert_eq!(HistoryParams::instant(&(T0 / 1000).to_string()).unwrap(), Some(T0));
     assert_eq!(HistoryParams::instant(" ").unwrap(), None);
     assert!(matches!(HistoryParams::instant("yesterday"), Err(Error::Invalid(_))));
+}
+
+/// Alive tags in each order: natural names, size, soonest expiration, newest (the default).
+async fn tag_listing_orders(b: Backend) {
+    let f = fixture(b).await;
+    for (name, size) in [("v1.10", 300), ("v1.2", 100), ("latest", 200), ("v1.9", 400)] {
+        f.advance(1000);
+        let m = quayside::demo::image("amd64", name, &[size], &[]);
+        f.reg.put_manifest(&f.admin, &f.repo, m, Some(&tag(name))).await.unwrap();
+    }
+    f.reg.set_expiration(&f.admin, &f.repo, &tag("v1.9"), Some((f.now() + DAY_MS) / 1000)).await.unwrap();
+    f.reg.set_expiration(&f.admin, &f.repo, &tag("latest"), Some((f.now() + HOUR_MS) / 1000)).await.unwrap();
+    let names = |order: TagOrder, page: i64, limit: i64| {
+        let (reg, repo) = (f.reg.clone(), f.repo.clone());
+        async move {
+            let p = HistoryParams { only_active: true, order, page: Some(page), limit: Some(limit), ..Default::default() };
+            let page = reg.tag_history(&Caller::system(), &repo, &p).await.unwrap();
+            (page.items.into_iter().map(|v| v.tag.name.to_string()).collect::<Vec<_>>(), page.has_additional)
+        }
+    };
+    assert_eq!(names(TagOrder::Name, 1, 50).await.0, ["latest", "v1.2", "v1.9", "v1.10"]);
+    assert_eq!(names(TagOrder::Name, 2, 3).await, (vec!["v1.10".to_owned()], false), "paged after sorting");
+    assert!(names(TagOrder::Name, 1, 3).await.1, "more after the first three");
+    assert_eq!(names(TagOrder::Newest, 1, 50).await.0, ["v1.9", "latest", "v1.2", "v1.10"]);
+    assert_eq!(names(TagOrder::Size, 1, 50).await.0.first().map(String::as_str), Some("v1.9"));
+    assert_eq!(names(TagOrder::Expiration, 1, 50).await.0, ["latest", "v1.9", "v1.10", "v1.2"]);
+    assert!(matches!(TagOrder::parse("color"), Err(Error::Invalid(_))));
+    assert_eq!(TagOrder::parse("").unwrap(), TagOrder::Newest);
 }

@@ -587,6 +587,26 @@ async fn history_shows_until_when_rows_are_restorable() {
     assert!(html.contains("no longer restorable") && !html.contains(">Restore</button>"), "no restore offered");
 }
 
+/// The Tags tab sorts by name in natural order (and by the other keys) from the URL, without
+/// JavaScript; the pager keeps the sort; an unknown sort is a 400 in words.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tags_sort_from_the_url() {
+    let _pages = support::serial_pages().await;
+    let (router, _dir) = app().await;
+    let (status, html) = get(&router, "/repository/acme/web?sort=name").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("id=\"tag-sort\""));
+    let pos = |name: &str| html.find(&format!(">{name}</strong>")).unwrap_or_else(|| panic!("{name} listed"));
+    assert!(pos("beta") < pos("latest") && pos("latest") < pos("v1.0.0") && pos("v1.0.0") < pos("v1.2.0"), "natural name order");
+    for sort in ["size", "expiration", "newest"] {
+        let (status, _) = get(&router, &format!("/repository/acme/web?sort={sort}")).await;
+        assert_eq!(status, StatusCode::OK, "{sort}");
+    }
+    let (status, bad) = get(&router, "/repository/acme/web?sort=color").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(bad.contains("Invalid sort: color"));
+}
+
 /// The History tab as of a time, without JavaScript: only the rows alive then, the instant named,
 /// and a clear refusal for a time that does not parse.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -168,8 +168,9 @@ pub struct TagList {
 /// Tags per page on the tags and history pages.
 pub const TAG_PAGE_SIZE: i64 = 50;
 
-/// Active tags (`history == false`) or every history row, filtered by a name substring; with
-/// `at` (history only), the rows alive at that instant: the repository as it was then.
+/// Active tags (`history == false`) or every history row, filtered by a name substring, in the
+/// `sort` order (`name`: natural order for active tags; `size`; `expiration`; newest first by
+/// default); with `at` (history only), the rows alive at that instant.
 #[server(prefix = "/rpc", endpoint = "tags", input = GetUrl)]
 pub async fn list_tags(
     repository: String,
@@ -177,6 +178,7 @@ pub async fn list_tags(
     filter: Option<String>,
     page: Option<i64>,
     at: Option<String>,
+    sort: Option<String>,
 ) -> Result<TagList, AppError> {
     let (registry, caller) = server::context().await?;
     let path = registry::RepoPath::parse(&repository).map_err(registry::Error::from)?;
@@ -188,6 +190,7 @@ pub async fn list_tags(
         specific_tag: None,
         filter: filter.filter(|f| !f.trim().is_empty()).map(|f| format!("like:{}", f.trim())),
         as_of,
+        order: registry::TagOrder::parse(sort.as_deref().unwrap_or_default())?,
     };
     let page = registry.tag_history(&caller, &path, &params).await?;
     let can_write = registry.my_role(&caller, &path).await?.is_some_and(|r| r >= registry::Role::Write);

@@ -35,6 +35,7 @@ pub(super) async fn list(reg: &Registry, r: &str, who: &Caller, uri: &Uri) -> Ap
         specific_tag: q.specific_tag,
         filter: q.filter_tag_name,
         as_of: None,
+        order: Default::default(),
     };
     let page = reg.tag_history(who, &path, &params).await?;
     let tags = page.items.iter().map(ApiTag::from).collect();

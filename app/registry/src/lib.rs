@@ -25,3 +25,4 @@ pub use service::{
     AuditParams, BatchOutcome, BlobFiles, BlobHealth, Caller, Clock, Config, FixedClock, FsckReport, GcOptions, GcReport, HistoryParams,
     ManifestRef, NoBlobFiles, Registry, SystemClock, TagChange, TagChangeOutcome, TagChangeRequest, MAX_BATCH,
 };
+pub use store::TagOrder;

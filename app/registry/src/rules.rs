@@ -139,6 +139,38 @@ impl TagPattern {
 }
 
 /// Whether a policy marks `name` immutable.
+/// Natural order of tag names: runs of digits compare as numbers (`v1.2` < `v1.10`), the rest
+/// case-insensitively, then byte order breaks ties.
+pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    fn runs(s: &str) -> impl Iterator<Item = (bool, &str)> {
+        let mut rest = s;
+        std::iter::from_fn(move || {
+            let first = rest.chars().next()?;
+            let digits = first.is_ascii_digit();
+            let end = rest.find(|c: char| c.is_ascii_digit() != digits).unwrap_or(rest.len());
+            let (run, tail) = rest.split_at(end);
+            rest = tail;
+            Some((digits, run))
+        })
+    }
+    let (mut x, mut y) = (runs(a), runs(b));
+    loop {
+        let ord = match (x.next(), y.next()) {
+            (None, None) => return a.cmp(b),
+            (None, Some(_)) => return std::cmp::Ordering::Less,
+            (Some(_), None) => return std::cmp::Ordering::Greater,
+            (Some((true, p)), Some((true, q))) => {
+                let (p, q) = (p.trim_start_matches('0'), q.trim_start_matches('0'));
+                p.len().cmp(&q.len()).then_with(|| p.cmp(q))
+            }
+            (Some((_, p)), Some((_, q))) => p.to_ascii_lowercase().cmp(&q.to_ascii_lowercase()),
+        };
+        if ord != std::cmp::Ordering::Equal {
+            return ord;
+        }
+    }
+}
+
 pub fn policy_applies(pattern: &TagPattern, matches_immutable: bool, name: &str) -> bool {
     pattern.is_match(name) == matches_immutable
 }
@@ -223,4 +255,26 @@ pub fn history_events(rows: &[Tag], now: Millis) -> Vec<HistoryEvent> {
     }
     events.sort_by(|a, b| b.at_ms.cmp(&a.at_ms).then_with(|| a.tag.cmp(&b.tag)));
     events
+}
+
+#[cfg(test)]
+mod tests {
+    use super::natural_cmp;
+    use proptest::prelude::*;
+
+    #[test]
+    fn natural_order_of_tag_names() {
+        let mut names = ["v1.10.0", "latest", "v1.2.0", "V1.9", "v1.2.0-rc1", "v01.2.1", "10", "9", "beta"];
+        names.sort_by(|a, b| natural_cmp(a, b));
+        assert_eq!(names, ["9", "10", "beta", "latest", "v1.2.0", "v1.2.0-rc1", "v01.2.1", "V1.9", "v1.10.0"]);
+    }
+
+    proptest! {
+        /// A total order: antisymmetric, and equal only for equal names.
+        #[test]
+        fn natural_order_is_total(a in "[a-zA-Z0-9._-]{0,12}", b in "[a-zA-Z0-9._-]{0,12}") {
+            prop_assert_eq!(natural_cmp(&a, &b), natural_cmp(&b, &a).reverse());
+            prop_assert_eq!(natural_cmp(&a, &b) == std::cmp::Ordering::Equal, a == b);
+        }
+    }
 }

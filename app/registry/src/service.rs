@@ -122,7 +122,11 @@ pub struct HistoryParams {
     pub filter: Option<String>,
     /// Only the rows alive at this instant: the repository as it was then.
     pub as_of: Option<Millis>,
+    pub order: TagOrder,
 }
+
+/// Alive tags put in natural name order by the service, at most (beyond, the store's order).
+const NATURAL_ORDER_MAX: u32 = 10_000;
 
 impl HistoryParams {
     /// An instant as people write it: a UTC date and time `YYYY-MM-DDTHH:MM[:SS]` (what a
@@ -537,8 +541,22 @@ impl Registry {
             page: p.page.unwrap_or(1).clamp(1, u32::MAX as i64) as u32,
             limit: p.limit.unwrap_or(50).clamp(1, 100) as u32,
             as_of: p.as_of,
+            order: p.order,
         };
-        self.store.tag_history(repo.id, &q, self.clock.now_ms()).await
+        let now = self.clock.now_ms();
+        if q.order == TagOrder::Name && q.only_active {
+            // Natural order (v1.2 before v1.10) over every alive tag, then the page.
+            let all = self.store.tag_history(repo.id, &HistoryQuery { page: 1, limit: NATURAL_ORDER_MAX, ..q.clone() }, now).await?;
+            if !all.has_additional {
+                let mut items = all.items;
+                items.sort_by(|a, b| rules::natural_cmp(a.tag.name.as_str(), b.tag.name.as_str()));
+                let start = (q.page as usize - 1).saturating_mul(q.limit as usize);
+                let has_additional = items.len() > start.saturating_add(q.limit as usize);
+                let items = items.into_iter().skip(start).take(q.limit as usize).collect();
+                return Ok(Page { items, page: q.page, has_additional });
+            }
+        }
+        self.store.tag_history(repo.id, &q, now).await
     }
 
     pub async fn manifest(&self, caller: &Caller, path: &RepoPath, digest: &Digest) -> Result<(Manifest, Vec<u8>)> {

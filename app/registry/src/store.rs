@@ -24,6 +24,34 @@ pub struct HistoryQuery {
     pub limit: u32,
     /// Only rows alive at this instant (started at or before it, not ended by it).
     pub as_of: Option<Millis>,
+    pub order: TagOrder,
+}
+
+/// The order of a tag listing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum TagOrder {
+    /// Most recently started first (the history's order).
+    #[default]
+    Newest,
+    /// By name (the store's byte order; the service puts alive tags in natural order).
+    Name,
+    /// Largest first; unknown sizes last.
+    Size,
+    /// Soonest expiring first; never-expiring last.
+    Expiration,
+}
+
+impl TagOrder {
+    /// The URL's `sort`: `name`, `size`, `expiration`, or `newest` (also blank).
+    pub fn parse(s: &str) -> crate::error::Result<Self> {
+        match s.trim() {
+            "" | "newest" => Ok(Self::Newest),
+            "name" => Ok(Self::Name),
+            "size" => Ok(Self::Size),
+            "expiration" => Ok(Self::Expiration),
+            other => Err(crate::error::Error::invalid(format!("Invalid sort: {other} (expected name, size, expiration or newest)"))),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -27,6 +27,17 @@ fn split_view(path: &str) -> (String, bool) {
     }
 }
 
+/// The listing's query, kept by the pager's links: name filter, history "as of" instant, sort.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct TableQuery {
+    filter: String,
+    at: String,
+    sort: String,
+}
+
+/// The sort choices (`sort` in the URL) and their labels.
+const SORTS: [(&str, &str); 4] = [("", "Newest first"), ("name", "Name"), ("size", "Size"), ("expiration", "Expires soonest")];
+
 /// The repository's tabs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tab {
@@ -102,6 +113,7 @@ fn TagsView() -> impl IntoView {
     let page = Memo::new(move |_| query.read().get("page").and_then(|p| p.parse::<i64>().ok()).unwrap_or(1).max(1));
     // History only: the repository as of this instant (`YYYY-MM-DDTHH:MM`, UTC).
     let at = Memo::new(move |_| query.read().get("at").unwrap_or_default());
+    let sort = Memo::new(move |_| query.read().get("sort").unwrap_or_default());
     let restore = ServerAction::<RestoreTag>::new();
     let bulk = ServerAction::<BulkTags>::new();
     // Refetched after every completed change here and every change announced by the server
@@ -109,8 +121,10 @@ fn TagsView() -> impl IntoView {
     let changes = RwSignal::new(0u32);
     live::follow(move || target.get().0, changes);
     let tags = Resource::new(
-        move || (target.get(), filter.get(), page.get(), at.get(), restore.version().get(), bulk.version().get(), changes.get()),
-        |((repo, history), f, p, at, _, _, _)| list_tags(repo, history, Some(f), Some(p), Some(at)),
+        move || {
+            (target.get(), (filter.get(), sort.get()), page.get(), at.get(), restore.version().get(), bulk.version().get(), changes.get())
+        },
+        |((repo, history), (f, s), p, at, _, _, _)| list_tags(repo, history, Some(f), Some(p), Some(at), Some(s)),
     );
     let message = Memo::new(move |_| query.read().get("msg"));
     let error = move || {
@@ -133,6 +147,10 @@ fn TagsView() -> impl IntoView {
             <Form method="GET" action=move || format!("{}{}", base(), if target.get().1 { "/history" } else { "" }) attr:class="filter" attr:role="search">
                 <label for="tag-filter" class="visually-hidden">"Filter tags"</label>
                 <input id="tag-filter" type="search" name="filter" placeholder="Filter tags by name" autocomplete="off" prop:value=move || filter.get() />
+                <label for="tag-sort">"Sort"</label>
+                <select id="tag-sort" name="sort">
+                    {SORTS.iter().map(|(value, label)| view! { <option value=*value selected=move || sort.get() == *value>{*label}</option> }).collect_view()}
+                </select>
                 {move || target.get().1.then(|| view! {
                     <label for="history-at">"As of (UTC)"</label>
                     <input id="history-at" type="datetime-local" name="at" value=move || at.get() />
@@ -144,7 +162,10 @@ fn TagsView() -> impl IntoView {
                 {move || Suspend::new(async move {
                     let (_, history) = target.get_untracked();
                     match tags.await {
-                        Ok(list) => view! { <TagTable list history filter=filter.get_untracked() at=at.get_untracked() restore bulk back=back.get_untracked() /> }.into_any(),
+                        Ok(list) => {
+                            let query = TableQuery { filter: filter.get_untracked(), at: at.get_untracked(), sort: sort.get_untracked() };
+                            view! { <TagTable list history query restore bulk back=back.get_untracked() /> }.into_any()
+                        }
                         Err(e) => view! { <Refusal error=e back=back.get_untracked() /> }.into_any(),
                     }
                 })}
@@ -157,16 +178,14 @@ fn TagsView() -> impl IntoView {
 fn TagTable(
     list: TagList,
     history: bool,
-    filter: String,
-    /// The history's "as of" instant, as the URL gives it.
-    at: String,
+    query: TableQuery,
     restore: ServerAction<RestoreTag>,
     bulk: ServerAction<BulkTags>,
     back: String,
 ) -> impl IntoView {
     let TagList { repository, can_write, page, now_ms, time_machine_s, as_of_ms } = list;
     if page.items.is_empty() {
-        let message = match (history, filter.is_empty()) {
+        let message = match (history, query.filter.is_empty()) {
             _ if as_of_ms.is_some() => "No tag was alive at that time.",
             (_, false) => "No tag matches this filter.",
             (false, true) => "No active tags. Push an image to this repository, or see its history.",
@@ -175,7 +194,10 @@ fn TagTable(
         return view! { <p class="empty">{message}</p> }.into_any();
     }
     let base = format!("/repository/{repository}{}", if history { "/history" } else { "" });
-    let href = move |p: i64| url::with_query(&base, &[("filter", filter.clone()), ("at", at.clone()), ("page", url::page_param(p))]);
+    let TableQuery { filter, at, sort } = query;
+    let href = move |p: i64| {
+        url::with_query(&base, &[("filter", filter.clone()), ("sort", sort.clone()), ("at", at.clone()), ("page", url::page_param(p))])
+    };
     // The active tags of a writer can be selected and changed together.
     let selectable = !history && can_write;
     let rows = page
