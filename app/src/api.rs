@@ -406,12 +406,10 @@ pub async fn add_policy(
         (false, None) => registry.add_repository_policy(&caller, &path, &pattern, matches_immutable).await?,
         (false, Some(id)) => registry.update_repository_policy(&caller, &path, &id, &pattern, matches_immutable).await?,
     };
-    // Back to the settings page without the form's own query (the pattern being edited).
-    let back = back.split('?').next().unwrap_or_default();
     if namespace {
-        done(back, &format!("Saved the policy {pattern} for every repository of {}", path.namespace))
+        done(&back, &format!("Saved the policy {pattern} for every repository of {}", path.namespace))
     } else {
-        done(back, &format!("Saved the policy {pattern}"))
+        done(&back, &format!("Saved the policy {pattern}"))
     }
 }
 

@@ -988,12 +988,7 @@ impl Registry {
     ) -> Result<ImmutabilityPolicy> {
         let compiled = TagPattern::parse(pattern)?;
         let Locked { mut tx, repo, now } = self.lock(caller, path, Role::Admin).await?;
-        let owned = tx
-            .policies(repo.namespace_id, Some(repo.id))
-            .await?
-            .into_iter()
-            .find(|p| p.id == policy_id && p.repository_id == Some(repo.id));
-        let Some(mut policy) = owned else { return Err(Error::not_found("Immutability policy not found")) };
+        let mut policy = own_policy(&mut *tx, &repo, policy_id).await?;
         tx.update_policy(policy_id, pattern, matches_immutable).await?;
         self.mark_alive_tags(&mut *tx, repo.id, &compiled, matches_immutable, now).await?;
         let data = json!({ "policy_id": policy_id, "tag_pattern": pattern, "tag_pattern_matches": matches_immutable, "previous_pattern": policy.pattern });
@@ -1068,9 +1063,8 @@ impl Registry {
     /// Deletes a policy; tags it marked stay immutable.
     pub async fn delete_repository_policy(&self, caller: &Caller, path: &RepoPath, policy_id: &str) -> Result<()> {
         let Locked { mut tx, repo, now } = self.lock(caller, path, Role::Admin).await?;
-        let owned =
-            tx.policies(repo.namespace_id, Some(repo.id)).await?.into_iter().any(|p| p.id == policy_id && p.repository_id == Some(repo.id));
-        if !owned || !tx.delete_policy(policy_id).await? {
+        own_policy(&mut *tx, &repo, policy_id).await?;
+        if !tx.delete_policy(policy_id).await? {
             return Err(Error::not_found("Immutability policy not found"));
         }
         let audit = self.audit(caller, &repo, "delete_immutability_policy", json!({ "policy_id": policy_id }), now);
@@ -1326,4 +1320,13 @@ fn tag_not_found(tag: &TagName) -> Error {
 
 fn label_not_found() -> Error {
     Error::not_found("Label not found")
+}
+
+/// One of the repository's own policies (not its namespace's); any other id is not found.
+async fn own_policy(tx: &mut dyn Tx, repo: &Repository, policy_id: &str) -> Result<ImmutabilityPolicy> {
+    tx.policies(repo.namespace_id, Some(repo.id))
+        .await?
+        .into_iter()
+        .find(|p| p.id == policy_id && p.repository_id == Some(repo.id))
+        .ok_or_else(|| Error::not_found("Immutability policy not found"))
 }
