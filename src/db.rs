@@ -10,6 +10,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use registry::rules::RowLinks;
 use registry::store::*;
 use registry::*;
 use sqlx::any::{AnyPoolOptions, AnyRow};
@@ -198,7 +199,7 @@ fn manifest_from(row: &AnyRow) -> Result<Manifest> {
 }
 
 const TAG_COLUMNS: &str = "t.id, t.repository_id, t.name, t.manifest_id, m.digest, t.lifetime_start_ms, t.lifetime_end_ms, \
-     t.reversion, t.immutable, t.hidden, m.media_type, m.layers_compressed_size";
+     t.reversion, t.immutable, t.hidden, t.expiring, m.media_type, m.layers_compressed_size";
 const TAG_FROM: &str = "FROM tag t JOIN manifest m ON m.id = t.manifest_id";
 const ALIVE: &str = "NOT t.hidden AND (t.lifetime_end_ms IS NULL OR t.lifetime_end_ms > $2)";
 
@@ -215,6 +216,7 @@ fn tag_from(row: &AnyRow) -> Result<Tag> {
         reversion: flag(row, "reversion")?,
         immutable: flag(row, "immutable")?,
         hidden: flag(row, "hidden")?,
+        expiring: flag(row, "expiring")?,
     })
 }
 
@@ -405,6 +407,42 @@ impl Store for SqlStore {
             .map_err(db_err)?;
         let items = rows.iter().map(tag_view_from).collect::<Result<Vec<_>>>()?;
         Ok(page_of(items, q.page, q.limit))
+    }
+
+    async fn history_links(&self, repository_id: i64, tag_ids: &[i64]) -> Result<Vec<RowLinks>> {
+        if tag_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        // The same tag's earlier row that ended near this row's start (latest end first), and
+        // whether a later one started near its end: two index seeks per row on (repository, name,
+        // end|start).
+        let placeholders = (0..tag_ids.len()).map(|i| format!("${}", i + 3)).collect::<Vec<_>>().join(", ");
+        let sql = format!(
+            "SELECT t.id, \
+               (SELECT m.digest FROM tag p JOIN manifest m ON m.id = p.manifest_id \
+                 WHERE p.repository_id = t.repository_id AND p.name = t.name AND NOT p.hidden \
+                   AND (p.lifetime_start_ms < t.lifetime_start_ms OR (p.lifetime_start_ms = t.lifetime_start_ms AND p.id < t.id)) \
+                   AND p.lifetime_end_ms BETWEEN t.lifetime_start_ms - $2 AND t.lifetime_start_ms + $2 \
+                 ORDER BY p.lifetime_end_ms DESC, p.id DESC LIMIT 1) AS previous_digest, \
+               EXISTS (SELECT 1 FROM tag n WHERE n.repository_id = t.repository_id AND n.name = t.name AND NOT n.hidden \
+                   AND (n.lifetime_start_ms > t.lifetime_start_ms OR (n.lifetime_start_ms = t.lifetime_start_ms AND n.id > t.id)) \
+                   AND n.lifetime_start_ms BETWEEN t.lifetime_end_ms - $2 AND t.lifetime_end_ms + $2) AS followed \
+             FROM tag t WHERE t.repository_id = $1 AND t.id IN ({placeholders})"
+        );
+        let mut query = sqlx::query(&sql).bind(repository_id).bind(rules::CHAIN_MS);
+        for id in tag_ids {
+            query = query.bind(*id);
+        }
+        let rows = query.fetch_all(&self.read).await.map_err(db_err)?;
+        let mut by_id = std::collections::HashMap::with_capacity(rows.len());
+        for row in &rows {
+            let id: i64 = row.try_get("id").map_err(db_err)?;
+            let previous: Option<String> = row.try_get("previous_digest").map_err(db_err)?;
+            let previous_digest = previous.map(|d| Digest::parse(&d).map_err(|_| corrupt("manifest digest"))).transpose()?;
+            by_id.insert(id, RowLinks { previous_digest, followed: flag(row, "followed")? });
+        }
+        // A row that is gone (hidden meanwhile, or another repository's id) has no neighbours.
+        Ok(tag_ids.iter().map(|id| by_id.remove(id).unwrap_or_default()).collect())
     }
 
     async fn manifest_bytes(&self, manifest_id: i64) -> Result<Vec<u8>> {
@@ -891,8 +929,8 @@ impl Tx for SqlTx {
 
     async fn insert_tag(&mut self, t: &NewTag) -> Result<Tag> {
         let row = sqlx::query(
-            "INSERT INTO tag (repository_id, name, manifest_id, lifetime_start_ms, lifetime_end_ms, reversion, immutable, hidden) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+            "INSERT INTO tag (repository_id, name, manifest_id, lifetime_start_ms, lifetime_end_ms, reversion, immutable, hidden, expiring) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
         )
         .bind(t.repository_id)
         .bind(t.name.as_str())
@@ -902,6 +940,7 @@ impl Tx for SqlTx {
         .bind(t.reversion)
         .bind(t.immutable)
         .bind(t.hidden)
+        .bind(t.end_ms.is_some())
         .fetch_one(&mut *self.tx)
         .await
         .map_err(db_err)?;
@@ -925,12 +964,14 @@ impl Tx for SqlTx {
             reversion: t.reversion,
             immutable: t.immutable,
             hidden: t.hidden,
+            expiring: t.end_ms.is_some(),
         })
     }
 
-    async fn set_tag_end(&mut self, tag_id: i64, end_ms: Option<Millis>) -> Result<()> {
-        sqlx::query("UPDATE tag SET lifetime_end_ms = $1 WHERE id = $2")
-            .bind(end_ms)
+    async fn set_tag_end(&mut self, tag_id: i64, end: TagEnd) -> Result<()> {
+        sqlx::query("UPDATE tag SET lifetime_end_ms = $1, expiring = $2 WHERE id = $3")
+            .bind(end.ms())
+            .bind(matches!(end, TagEnd::Expires(_)))
             .bind(tag_id)
             .execute(&mut *self.tx)
             .await

@@ -66,6 +66,8 @@ contract!(
     organization_members_keep_an_admin,
     policies_can_be_changed,
     history_as_of_a_time,
+    history_reads_as_events,
+    changes_report_their_undo,
     tag_listing_orders,
     namespace_policies_cover_every_repository,
 );
@@ -1199,6 +1201,101 @@ async fn history_as_of_a_time(b: Backend) {
     assert_eq!(HistoryParams::instant(&(T0 / 1000).to_string()).unwrap(), Some(T0));
     assert_eq!(HistoryParams::instant(" ").unwrap(), None);
     assert!(matches!(HistoryParams::instant("yesterday"), Err(Error::Invalid(_))));
+}
+
+/// The store's links (a row's predecessor and successor) read the same events as the reference
+/// reading of the whole history; expire and delete are told apart; one tag's history, and a page of
+/// two, reads the same.
+async fn history_reads_as_events(b: Backend) {
+    use registry::rules::{history_events, HistoryEventKind as K};
+    let f = fixture(b).await;
+    let a = f.push("latest", "a", &[]).await.unwrap();
+    f.advance(1000);
+    let bm = f.push("latest", "b", &[]).await.unwrap(); // a move
+    f.advance(1000);
+    f.reg.restore_tag(&f.admin, &f.repo, &tag("latest"), &a.digest).await.unwrap(); // a revert
+    f.advance(1000);
+    f.reg.delete_tag(&f.admin, &f.repo, &tag("latest")).await.unwrap();
+    f.push("beta", "c", &[]).await.unwrap();
+    f.reg.set_expiration(&f.admin, &f.repo, &tag("beta"), Some((f.now() + 2 * HOUR_MS) / 1000)).await.unwrap();
+    f.advance(3 * HOUR_MS); // beta's expiration passes
+    f.push("rc", "d", &[]).await.unwrap();
+    f.reg.set_expiration(&f.admin, &f.repo, &tag("rc"), Some((f.now() + 2 * HOUR_MS) / 1000)).await.unwrap();
+    f.reg.delete_tag(&f.admin, &f.repo, &tag("rc")).await.unwrap(); // deleted before it expired
+
+    let events = |p: HistoryParams| {
+        let (reg, repo) = (f.reg.clone(), f.repo.clone());
+        async move {
+            let page = reg.tag_events(&Caller::system(), &repo, &p).await.unwrap();
+            (page.items.into_iter().flat_map(|r| r.events).collect::<Vec<_>>(), page.has_additional)
+        }
+    };
+    let (all, _) = events(HistoryParams::default()).await;
+    assert_eq!(all, history_events(&f.all_rows().await, f.now()), "the store's links agree with the reference");
+    let kinds: Vec<_> = all.iter().map(|e| (e.kind, e.tag.as_str())).collect();
+    assert_eq!(
+        kinds,
+        [
+            (K::Delete, "rc"),
+            (K::Create, "rc"),
+            (K::Expire, "beta"),
+            (K::Create, "beta"),
+            (K::Delete, "latest"),
+            (K::Revert, "latest"),
+            (K::Move, "latest"),
+            (K::Create, "latest"),
+        ]
+    );
+    let revert = &all[5];
+    assert_eq!((revert.previous_digest.as_ref(), revert.restorable_to.as_ref()), (Some(&bm.digest), Some(&bm.digest)));
+    assert_eq!(all[6].restorable_to.as_ref(), Some(&a.digest), "a move restores to the digest before");
+    assert_eq!(all[4].restorable_to.as_ref(), Some(&a.digest), "a delete restores to the lost digest");
+    assert_eq!(all[7].restorable_to, None, "a create has nothing to go back to");
+
+    let (one, _) = events(HistoryParams { specific_tag: Some("latest".into()), ..Default::default() }).await;
+    assert_eq!(one, all[4..].to_vec(), "one tag's history reads the same");
+    let (page2, more) = events(HistoryParams { page: Some(2), limit: Some(2), ..Default::default() }).await;
+    assert_eq!(
+        page2.iter().map(|e| e.kind).collect::<Vec<_>>(),
+        [K::Delete, K::Revert, K::Move],
+        "rows 3 and 4: links reach past the page"
+    );
+    assert!(more);
+}
+
+/// A delete, move or restore says what takes it back; applying that brings the tags back as they
+/// were; a refused batch offers nothing; locks offer nothing.
+async fn changes_report_their_undo(b: Backend) {
+    let f = fixture(b).await;
+    let a = f.push("latest", "a", &[]).await.unwrap();
+    let bm = f.push("latest", "b", &[]).await.unwrap();
+    f.push("beta", "c", &[]).await.unwrap();
+    let batch = |changes: Vec<(&str, TagChange)>, all: bool| {
+        let (reg, repo, admin) = (f.reg.clone(), f.repo.clone(), f.admin.clone());
+        let changes: Vec<_> = changes.into_iter().map(|(t, change)| TagChangeRequest { tag: t.into(), change }).collect();
+        async move { reg.change_tags(&admin, &repo, &changes, all).await.unwrap() }
+    };
+    let undos = |out: &BatchOutcome| out.results.iter().map(|r| r.undo.clone()).collect::<Vec<_>>();
+    f.advance(1000);
+    let out = batch(vec![("latest", TagChange::Delete), ("beta", TagChange::Immutable(true))], true).await;
+    assert_eq!(undos(&out), [Some(TagChange::Restore(bm.digest.to_string())), None]);
+    f.advance(1000);
+    let out = batch(vec![("latest", TagChange::Restore(a.digest.to_string()))], false).await;
+    assert_eq!(undos(&out), [Some(TagChange::Delete)], "restoring a deleted tag is undone by deleting it");
+    f.advance(1000);
+    let back = batch(vec![("latest", TagChange::Delete)], true).await;
+    assert!(back.applied);
+    assert_eq!(f.alive("latest").await, None);
+    f.advance(1000);
+    let out = batch(vec![("latest", TagChange::Restore(bm.digest.to_string()))], true).await;
+    let undo = undos(&out);
+    let undo = batch(vec![("latest", undo[0].clone().unwrap())], true).await;
+    assert!(undo.applied);
+    assert_eq!(f.alive("latest").await, None, "undoing the restore of a deleted tag deletes it again");
+    // beta is locked now: deleting it is refused, and a refused batch has nothing to undo.
+    let out = batch(vec![("beta", TagChange::Delete)], true).await;
+    assert!(!out.applied);
+    assert_eq!(undos(&out), [None]);
 }
 
 /// Alive tags in each order: natural names, size, soonest expiration, newest (the default).

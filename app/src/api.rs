@@ -2,7 +2,7 @@
 //! with stable URLs under `/rpc`; the rules live in `registry::service`.
 
 use leptos::prelude::*;
-use leptos::server_fn::codec::GetUrl;
+use leptos::server_fn::codec::{GetUrl, Json};
 use registry::{Millis, Page, RepositorySummary};
 use serde::{Deserialize, Serialize};
 
@@ -157,7 +157,8 @@ pub struct TagList {
     pub repository: String,
     /// The caller may change tags (write or more).
     pub can_write: bool,
-    pub page: Page<registry::TagView>,
+    /// The rows; in the history (not "as of") each with its events, else with none.
+    pub page: Page<registry::HistoryRow>,
     pub now_ms: Millis,
     /// How long ended rows stay restorable (the namespace's time machine window).
     pub time_machine_s: i64,
@@ -168,9 +169,10 @@ pub struct TagList {
 /// Tags per page on the tags and history pages.
 pub const TAG_PAGE_SIZE: i64 = 50;
 
-/// Active tags (`history == false`) or every history row, filtered by a name substring, in the
-/// `sort` order (`name`: natural order for active tags; `size`; `expiration`; newest first by
-/// default); with `at` (history only), the rows alive at that instant.
+/// Active tags (`history == false`) or every history row, filtered by a name substring (or, with
+/// `tag`, one tag's rows), in the `sort` order (`name`: natural order for active tags; `size`;
+/// `expiration`; newest first by default); with `at` (history only), the rows alive at that
+/// instant. History rows come read as events.
 #[server(prefix = "/rpc", endpoint = "tags", input = GetUrl)]
 pub async fn list_tags(
     repository: String,
@@ -179,6 +181,7 @@ pub async fn list_tags(
     page: Option<i64>,
     at: Option<String>,
     sort: Option<String>,
+    tag: Option<String>,
 ) -> Result<TagList, AppError> {
     let (registry, caller) = server::context().await?;
     let path = registry::RepoPath::parse(&repository).map_err(registry::Error::from)?;
@@ -187,29 +190,72 @@ pub async fn list_tags(
         page,
         limit: Some(TAG_PAGE_SIZE),
         only_active: !history,
-        specific_tag: None,
+        specific_tag: tag.filter(|t| !t.trim().is_empty()),
         filter: filter.filter(|f| !f.trim().is_empty()).map(|f| format!("like:{}", f.trim())),
         as_of,
         order: registry::TagOrder::parse(sort.as_deref().unwrap_or_default())?,
     };
-    let page = registry.tag_history(&caller, &path, &params).await?;
+    let page = if history && as_of.is_none() {
+        registry.tag_events(&caller, &path, &params).await?
+    } else {
+        let page = registry.tag_history(&caller, &path, &params).await?;
+        let items = page.items.into_iter().map(|view| registry::HistoryRow { view, events: Vec::new() }).collect();
+        Page { items, page: page.page, has_additional: page.has_additional }
+    };
     let can_write = registry.my_role(&caller, &path).await?.is_some_and(|r| r >= registry::Role::Write);
     let time_machine_s = registry.time_machine_of(&caller, &path).await?;
     Ok(TagList { repository: path.to_string(), can_write, page, now_ms: registry.now_ms(), time_machine_s, as_of_ms: as_of })
 }
 
 /// Restores a tag to a manifest (SPEC §2.5), then returns to `back` with a message. A form post
-/// without JavaScript follows that redirect; with JavaScript the router navigates in place.
+/// without JavaScript follows that redirect; with JavaScript the router navigates in place and the
+/// page offers the returned [`Undo`] for a few seconds.
 #[server(prefix = "/rpc", endpoint = "restore_tag")]
-pub async fn restore_tag(repository: String, tag: String, digest: String, back: String) -> Result<String, AppError> {
+pub async fn restore_tag(repository: String, tag: String, digest: String, back: String) -> Result<Option<Undo>, AppError> {
     let (registry, caller) = server::context().await?;
     let path = registry::RepoPath::parse(&repository).map_err(registry::Error::from)?;
     let tag = registry::TagName::parse(&tag).map_err(registry::Error::from)?;
     let digest = registry::Digest::parse(&digest).map_err(registry::Error::from)?;
-    registry.restore_tag(&caller, &path, &tag, &digest).await?;
+    let change = registry::TagChangeRequest { tag: tag.to_string(), change: registry::TagChange::Restore(digest.to_string()) };
+    let out = registry.change_tags(&caller, &path, &[change], true).await?;
+    if let Some(e) = out.results.iter().find_map(|r| r.error.clone()) {
+        return Err(e.into());
+    }
     let message = format!("Restored {tag} to {}", digest.short());
     leptos_axum::redirect(&crate::components::url::back_with_message(&back, &message));
-    Ok(message)
+    Ok(Undo::of(&path, message, &out.results))
+}
+
+/// What takes back a change just made (a delete, a restore), offered with JavaScript for a few
+/// seconds after it: the inverse changes the service reported, as one all-or-nothing batch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Undo {
+    pub repository: String,
+    /// What was done, in words ("Deleted beta").
+    pub done: String,
+    pub changes: Vec<registry::TagChangeRequest>,
+}
+
+impl Undo {
+    #[cfg(feature = "ssr")]
+    fn of(path: &registry::RepoPath, done: String, results: &[registry::TagChangeOutcome]) -> Option<Self> {
+        let changes: Vec<_> =
+            results.iter().filter_map(|r| r.undo.clone().map(|change| registry::TagChangeRequest { tag: r.tag.clone(), change })).collect();
+        (!changes.is_empty()).then(|| Self { repository: path.to_string(), done, changes })
+    }
+}
+
+/// Takes a change back (see [`Undo`]): all of it or, when a tag has changed meanwhile in a way
+/// that refuses it, none, with the refusals named.
+#[server(prefix = "/rpc", endpoint = "undo", input = Json)]
+pub async fn undo_tags(undo: Undo) -> Result<String, AppError> {
+    let (registry, caller) = server::context().await?;
+    let out = registry.change_tags(&caller, &repo_path(&undo.repository)?, &undo.changes, true).await?;
+    if !out.applied {
+        let refusals: Vec<_> = out.results.iter().filter_map(|r| r.error.as_ref().map(|e| format!("{}: {e}", r.tag))).collect();
+        return Err(registry::Error::invalid(format!("Could not undo; nothing was changed. {}", refusals.join("; "))).into());
+    }
+    Ok(format!("Undone: {}", undo.done))
 }
 
 /// One page of audit records (a repository's or a namespace's), with the server's clock.
@@ -601,7 +647,7 @@ pub const BULK_ACTIONS: [(&str, &str); 7] = [
 /// Applies one action to the selected tags in one request, all or nothing: every tag changes,
 /// or none does and the message names each refusal.
 #[server(prefix = "/rpc", endpoint = "bulk_tags")]
-pub async fn bulk_tags(repository: String, tags: Option<Vec<String>>, action: String, back: String) -> Result<(), AppError> {
+pub async fn bulk_tags(repository: String, tags: Option<Vec<String>>, action: String, back: String) -> Result<Option<Undo>, AppError> {
     use registry::TagChange;
     let (registry, caller) = server::context().await?;
     let tags = tags.unwrap_or_default();
@@ -620,10 +666,13 @@ pub async fn bulk_tags(repository: String, tags: Option<Vec<String>>, action: St
         other => return Err(registry::Error::invalid(format!("Unknown action: {other}")).into()),
     };
     let changes: Vec<_> = tags.iter().map(|t| registry::TagChangeRequest { tag: t.clone(), change: change.clone() }).collect();
-    let out = registry.change_tags(&caller, &repo_path(&repository)?, &changes, true).await?;
+    let path = repo_path(&repository)?;
+    let out = registry.change_tags(&caller, &path, &changes, true).await?;
     if !out.applied {
         let refusals: Vec<_> = out.results.iter().filter_map(|r| r.error.as_ref().map(|e| format!("{}: {e}", r.tag))).collect();
         return Err(registry::Error::invalid(format!("Nothing was changed. {}", refusals.join("; "))).into());
     }
-    done(&back, &format!("{done_what} {}", tags.join(", ")))
+    let message = format!("{done_what} {}", tags.join(", "));
+    done(&back, &message)?;
+    Ok(Undo::of(&path, message, &out.results))
 }

@@ -11,6 +11,7 @@ const pages = [
   ["tags", "/repository/acme/web"],
   ["history", "/repository/acme/web/history"],
   ["history-as-of", "/repository/acme/web/history?at=2030-01-01T00:00"],
+  ["history-one-tag", "/repository/acme/web/history?tag=latest"],
   ["activity", "/repository/acme/web/logs"],
   ["namespace-activity", "/namespace/acme/logs"],
   ["settings", "/repository/acme/web/settings?pattern=v1.*"],

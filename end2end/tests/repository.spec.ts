@@ -18,8 +18,13 @@ test.describe("with JavaScript", () => {
     await expect(tags.filter({ hasText: "beta" })).toContainText(/in \d+ days?/);
     await page.getByRole("link", { name: "History" }).click();
     await expect(page).toHaveURL(/\/repository\/acme\/web\/history$/);
-    await expect(page.locator("#tags tbody tr").filter({ hasText: "ended" }).first()).toBeVisible();
+    await expect(page.locator("#tags tbody tr").filter({ hasText: "deleted" }).first()).toBeVisible();
     await expect(page.locator("#tags tbody tr").filter({ hasText: "restored" }).first()).toBeVisible();
+    // One tag's history, from its name.
+    await page.locator("#tags tbody tr").filter({ hasText: "moved" }).first().getByRole("link", { name: "latest" }).click();
+    await expect(page).toHaveURL(/\/repository\/acme\/web\/history\?tag=latest$/);
+    await expect(page.locator("#one-tag")).toContainText("The history of tag latest");
+    expect(await page.locator("#tags tbody tr").filter({ hasNotText: "latest" }).count()).toBe(0);
     expect(await page.evaluate(() => (window as any).__noReload)).toBe(true);
     expect(errors).toEqual([]);
   });
@@ -86,14 +91,21 @@ test.describe("live, with JavaScript", () => {
 });
 
 test.describe("restore, with JavaScript", () => {
-  test("restores an ended row in place, with a message", async ({ page }) => {
+  test("undoes a move from its event in place, with a message", async ({ page }) => {
     await signIn(page, "/repository/library/alpine/history");
     await expect(page.locator("[data-hydrated]")).toHaveAttribute("data-hydrated", "true");
     await page.evaluate(() => ((window as any).__noReload = true));
-    const ended = page.locator("#tags tbody tr").filter({ hasText: "ended" }).first();
-    await ended.getByRole("button", { name: "Restore" }).click();
+    const rows = page.locator("#tags tbody tr");
+    const moved = rows.filter({ hasText: "moved" }).first();
+    await expect(moved).toContainText("latest");
+    const before = await rows.count();
+    // A move's Restore points the tag back at the digest it had before.
+    const from = (await moved.locator("td").nth(1).locator("code").innerText()).trim();
+    await moved.getByRole("button", { name: "Restore" }).click();
     await expect(page.getByRole("status")).toContainText(/Restored latest to sha256:/);
-    await expect(page.locator("#tags tbody tr").first()).toContainText("restored");
+    await expect(rows.first()).toContainText("restored");
+    await expect(rows.first().locator("td").nth(2)).toContainText(from);
+    await expect(rows).toHaveCount(before + 1);
     expect(await page.evaluate(() => (window as any).__noReload)).toBe(true);
   });
 });
@@ -111,13 +123,22 @@ test.describe("without JavaScript", () => {
     await expect(rows.filter({ hasText: "v1.2.0" })).toBeVisible();
     await page.goto("/repository/acme/tools/builder/history");
     await expect(page.locator("#tags tbody tr")).toHaveCount(1);
+    await expect(page.locator("#tags tbody tr")).toContainText("created");
     await expect(page.getByRole("heading", { name: "acme/tools/builder" })).toBeVisible();
+    // One tag's history: its events only, from the tag's page.
+    await page.goto("/repository/acme/web/tag/latest");
+    await page.getByRole("link", { name: "The history of this tag" }).click();
+    await expect(page).toHaveURL(/\/repository\/acme\/web\/history\?tag=latest$/);
+    const events = page.locator("#tags tbody tr");
+    await expect(events.filter({ hasText: "moved" }).first()).toBeVisible();
+    await expect(events.filter({ hasText: "restored" }).first()).toBeVisible();
+    expect(await events.filter({ hasNotText: "latest" }).count()).toBe(0);
   });
 
   test("restore posts, redirects back and says what happened", async ({ page }) => {
     await signIn(page, "/repository/acme/web/history");
-    const ended = page.locator("#tags tbody tr").filter({ hasText: "ended" }).first();
-    await ended.getByRole("button", { name: "Restore" }).click();
+    const deleted = page.locator("#tags tbody tr").filter({ hasText: "deleted" }).first();
+    await deleted.getByRole("button", { name: "Restore" }).click();
     await expect(page).toHaveURL(/\/repository\/acme\/web\/history\?msg=/);
     await expect(page.getByRole("status")).toBeVisible();
     await expect(page.getByRole("status")).toContainText(/Restored \S+ to sha256:/);
@@ -127,7 +148,7 @@ test.describe("without JavaScript", () => {
 test.describe("accounts", () => {
   test("anonymous visitors get no restore buttons and a sign-in prompt for private repositories", async ({ page }) => {
     await page.goto("/repository/acme/web/history");
-    await expect(page.locator("#tags tbody tr").filter({ hasText: "ended" }).first()).toBeVisible();
+    await expect(page.locator("#tags tbody tr").filter({ hasText: "deleted" }).first()).toBeVisible();
     await expect(page.getByRole("button", { name: "Restore" })).toHaveCount(0);
     const resp = await page.goto("/repository/acme/api");
     expect(resp?.status()).toBe(401);
@@ -269,6 +290,42 @@ test.describe("bulk changes", () => {
     await apply("Delete", ["pr-101", "pr-102"]);
     await expect(page.getByRole("alert")).toContainText(/Nothing was changed\. pr-10[12]: Cannot delete immutable tag/);
     await expect(rows.filter({ hasText: "pr-102" })).toBeVisible();
+    expect(await page.evaluate(() => (window as any).__noReload)).toBe(true);
+  });
+
+  test("a deleted tag comes back with Undo, and a restore is taken back the same way", async ({ page, request }) => {
+    const auth = { Authorization: "Basic " + Buffer.from(`${ADMIN.user}:${ADMIN.password}`).toString("base64") };
+    const api = "/api/v1/repository/acme/web/tag";
+    const latest = await (await request.get(`${api}/?specificTag=latest&onlyActiveTags=true`, { headers: auth })).json();
+    const digest = latest.tags[0].manifest_digest;
+    expect((await request.put(`${api}/undo-e2e`, { headers: auth, data: { manifest_digest: digest } })).status()).toBe(201);
+    await signIn(page, "/repository/acme/web");
+    await expect(page.locator("[data-hydrated]")).toHaveAttribute("data-hydrated", "true");
+    await page.evaluate(() => ((window as any).__noReload = true));
+    const rows = page.locator("#tags tbody tr");
+    await page.getByLabel("Select undo-e2e", { exact: true }).check();
+    await page.locator("#bulk-action").selectOption({ label: "Delete" });
+    await page.getByRole("button", { name: "Apply" }).click();
+    await expect(rows.filter({ hasText: "undo-e2e" })).toHaveCount(0);
+    const bar = page.locator("#undo");
+    await expect(bar).toContainText("Deleted undo-e2e");
+    await bar.getByRole("button", { name: "Undo" }).click();
+    await expect(bar).toContainText("Undone: Deleted undo-e2e");
+    await expect(rows.filter({ hasText: "undo-e2e" })).toHaveCount(1);
+    // In the tag's history the undo reads as a restore; a Restore there is offered back the same way.
+    expect(await page.evaluate(() => (window as any).__noReload)).toBe(true);
+    await page.goto("/repository/acme/web/history?tag=undo-e2e");
+    await expect(page.locator("[data-hydrated]")).toHaveAttribute("data-hydrated", "true");
+    await page.evaluate(() => ((window as any).__noReload = true));
+    const events = page.locator("#tags tbody tr");
+    await expect(events.first()).toContainText("restored");
+    const before = await events.count();
+    await events.getByRole("button", { name: "Restore", exact: true }).first().click();
+    await expect(page.getByRole("status")).toContainText("Restored undo-e2e");
+    await expect(events).toHaveCount(before + 1);
+    await page.locator("#undo").getByRole("button", { name: "Undo" }).click();
+    await expect(page.locator("#undo")).toContainText("Undone: Restored undo-e2e");
+    await expect(events).toHaveCount(before + 2);
     expect(await page.evaluate(() => (window as any).__noReload)).toBe(true);
   });
 

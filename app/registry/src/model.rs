@@ -146,6 +146,10 @@ pub struct Tag {
     pub reversion: bool,
     pub immutable: bool,
     pub hidden: bool,
+    /// The end is an expiration (set through the API or by an `expires-after` label), not a
+    /// delete or a move: once passed, the history reads it as "expired".
+    #[serde(default)]
+    pub expiring: bool,
 }
 
 impl Tag {
@@ -167,6 +171,13 @@ pub struct TagView {
     pub manifest_media_type: String,
     pub is_manifest_list: bool,
     pub size: Option<i64>,
+}
+
+/// A history row and what it means: its events, newest first (SPEC §2.6).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryRow {
+    pub view: TagView,
+    pub events: Vec<crate::rules::HistoryEvent>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

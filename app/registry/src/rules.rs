@@ -175,16 +175,30 @@ pub fn policy_applies(pattern: &TagPattern, matches_immutable: bool, name: &str)
     pattern.is_match(name) == matches_immutable
 }
 
-/// A history row read as an event (SPEC §2.6).
+/// An event of the tag history (SPEC §2.6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum HistoryEventKind {
     Create,
     Move,
     Revert,
-    /// The tag ended with no successor: deleted, or its expiration passed. Rows alone do not say
-    /// which (SPEC stores only the end time), so both read as a delete.
+    /// The tag was deleted (its row ended with no successor, by a delete).
     Delete,
+    /// The tag's expiration passed (its row ended with no successor, at a set expiration).
+    Expire,
+}
+
+impl HistoryEventKind {
+    /// How the history page names the event.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Create => "created",
+            Self::Move => "moved",
+            Self::Revert => "restored",
+            Self::Delete => "deleted",
+            Self::Expire => "expired",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -196,71 +210,149 @@ pub struct HistoryEvent {
     pub digest: Digest,
     /// For a move or revert: the digest before.
     pub previous_digest: Option<Digest>,
-    /// The digest a restore from this event would bring back, where SPEC allows one.
+    /// The digest a restore from this event would bring back, where SPEC allows one (delete and
+    /// expire: the lost digest; move and revert: the previous one).
     pub restorable_to: Option<Digest>,
 }
 
-/// Reads one tag's rows (any order) as events, newest first. Rows of other tags are ignored.
-///
-/// A row whose start lies within 2 s of the previous row's end, on another digest, is a move (or a
-/// revert when it has `reversion`); otherwise a create. A row's end that has passed is a delete when the tag was
-/// ended (deleted or expired); an end followed within 2 s by the next row is part of that move, not
-/// an event of its own.
+/// Rows of one tag closer than this (an end and the next start) are one change: a move or revert.
+pub const CHAIN_MS: Millis = 2_000;
+
+/// What a history row's neighbours say about it (read by the store for a page of rows).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RowLinks {
+    /// The digest of the same tag's earlier row that ended within [`CHAIN_MS`] of this row's start
+    /// (earlier: started before it, or at the same instant with a lower id).
+    pub previous_digest: Option<Digest>,
+    /// A later row of the same tag started within [`CHAIN_MS`] of this row's end.
+    pub followed: bool,
+}
+
+/// One history row read as events, newest first: its end when that has passed and no row
+/// followed (a delete, or an expire when the end was a set expiration), then its start (a move or
+/// revert when it follows a row on another digest — a revert when it has `reversion` — else a
+/// create). An end followed by the next row is that row's move, not an event of its own.
+pub fn row_events(row: &Tag, links: &RowLinks, now: Millis) -> Vec<HistoryEvent> {
+    let mut events = Vec::with_capacity(2);
+    if let Some(end) = row.lifetime_end_ms.filter(|&e| e <= now && !links.followed) {
+        events.push(HistoryEvent {
+            kind: if row.expiring { HistoryEventKind::Expire } else { HistoryEventKind::Delete },
+            tag: row.name.clone(),
+            at_ms: end,
+            digest: row.manifest_digest.clone(),
+            previous_digest: None,
+            restorable_to: Some(row.manifest_digest.clone()),
+        });
+    }
+    let kind = match &links.previous_digest {
+        _ if row.reversion => HistoryEventKind::Revert,
+        Some(p) if *p != row.manifest_digest => HistoryEventKind::Move,
+        _ => HistoryEventKind::Create,
+    };
+    let previous_digest = links.previous_digest.clone().filter(|_| kind != HistoryEventKind::Create);
+    events.push(HistoryEvent {
+        kind,
+        tag: row.name.clone(),
+        at_ms: row.lifetime_start_ms,
+        digest: row.manifest_digest.clone(),
+        restorable_to: previous_digest.clone(),
+        previous_digest,
+    });
+    events
+}
+
+/// Every event of a set of rows (any tags, any order), newest first: each row's links found among
+/// the rows themselves. The reference for what the store's [`RowLinks`] must say.
 pub fn history_events(rows: &[Tag], now: Millis) -> Vec<HistoryEvent> {
-    const CHAIN_MS: Millis = 2_000;
-    let mut by_tag: std::collections::BTreeMap<&str, Vec<&Tag>> = Default::default();
-    for r in rows.iter().filter(|r| !r.hidden) {
-        by_tag.entry(r.name.as_str()).or_default().push(r);
-    }
-    let mut events = Vec::new();
-    for (_, mut rows) in by_tag {
-        rows.sort_by_key(|r| (r.lifetime_start_ms, r.id));
-        for (i, row) in rows.iter().enumerate() {
-            let prev = i.checked_sub(1).map(|j| rows[j]);
-            let chained = prev.filter(|p| p.lifetime_end_ms.is_some_and(|e| (row.lifetime_start_ms - e).abs() <= CHAIN_MS));
-            let kind = match chained {
-                Some(_) if row.reversion => HistoryEventKind::Revert,
-                Some(p) if p.manifest_digest != row.manifest_digest => HistoryEventKind::Move,
-                Some(_) => HistoryEventKind::Create,
-                None if row.reversion => HistoryEventKind::Revert,
-                None => HistoryEventKind::Create,
+    let near = |a: Millis, b: Millis| (a - b).abs() <= CHAIN_MS;
+    let visible: Vec<&Tag> = rows.iter().filter(|r| !r.hidden).collect();
+    let mut events: Vec<HistoryEvent> = visible
+        .iter()
+        .flat_map(|row| {
+            let order = |t: &Tag| (t.lifetime_start_ms, t.id);
+            let same = || visible.iter().filter(|o| o.name == row.name);
+            let previous = same()
+                .filter(|p| order(p) < order(row) && p.lifetime_end_ms.is_some_and(|e| near(e, row.lifetime_start_ms)))
+                .max_by_key(|p| (p.lifetime_end_ms, p.id));
+            let links = RowLinks {
+                previous_digest: previous.map(|p| p.manifest_digest.clone()),
+                followed: row.lifetime_end_ms.is_some_and(|e| same().any(|n| order(n) > order(row) && near(n.lifetime_start_ms, e))),
             };
-            let previous_digest = chained.map(|p| p.manifest_digest.clone());
-            events.push(HistoryEvent {
-                kind,
-                tag: row.name.clone(),
-                at_ms: row.lifetime_start_ms,
-                digest: row.manifest_digest.clone(),
-                restorable_to: match kind {
-                    HistoryEventKind::Move | HistoryEventKind::Revert => previous_digest.clone(),
-                    _ => None,
-                },
-                previous_digest,
-            });
-            if let Some(end) = row.lifetime_end_ms.filter(|&e| e <= now) {
-                let next_chained = rows.get(i + 1).is_some_and(|n| (n.lifetime_start_ms - end).abs() <= CHAIN_MS);
-                if !next_chained {
-                    let kind = HistoryEventKind::Delete;
-                    events.push(HistoryEvent {
-                        kind,
-                        tag: row.name.clone(),
-                        at_ms: end,
-                        digest: row.manifest_digest.clone(),
-                        previous_digest: None,
-                        restorable_to: Some(row.manifest_digest.clone()),
-                    });
-                }
-            }
-        }
-    }
+            row_events(row, &links, now)
+        })
+        .collect();
     events.sort_by(|a, b| b.at_ms.cmp(&a.at_ms).then_with(|| a.tag.cmp(&b.tag)));
     events
 }
 
 #[cfg(test)]
 mod tests {
-    use super::natural_cmp;
+    use super::{history_events, natural_cmp, HistoryEventKind as K};
+    use crate::model::Tag;
+    use crate::names::Digest;
     use proptest::prelude::*;
+
+    fn digest(c: char) -> Digest {
+        Digest::parse(&format!("sha256:{}", c.to_string().repeat(64))).unwrap()
+    }
+
+    fn row(id: i64, name: &str, d: char, start: i64, end: Option<i64>) -> Tag {
+        Tag {
+            id,
+            repository_id: 1,
+            name: name.into(),
+            manifest_id: 1,
+            manifest_digest: digest(d),
+            lifetime_start_ms: start,
+            lifetime_end_ms: end,
+            reversion: false,
+            immutable: false,
+            hidden: false,
+            expiring: false,
+        }
+    }
+
+    /// create a → move to b → restore a → delete; another tag created and expired; a hidden row and
+    /// an end still in the future are no events.
+    #[test]
+    fn rows_read_as_events() {
+        let now = 100_000;
+        let rows = [
+            row(1, "latest", 'a', 1_000, Some(10_000)),
+            row(2, "latest", 'b', 10_000, Some(20_500)),
+            Tag { reversion: true, ..row(3, "latest", 'a', 20_000, Some(30_000)) },
+            Tag { expiring: true, ..row(4, "beta", 'c', 5_000, Some(50_000)) },
+            Tag { hidden: true, ..row(5, "beta", 'd', 60_000, None) },
+            Tag { expiring: true, ..row(6, "rc", 'c', 70_000, Some(200_000)) },
+        ];
+        let got: Vec<_> = history_events(&rows, now)
+            .into_iter()
+            .map(|e| (e.kind, e.tag, e.at_ms, e.restorable_to.map(|d| d.to_string().chars().nth(7).unwrap())))
+            .collect();
+        let want = [
+            (K::Create, "rc", 70_000, None),
+            (K::Expire, "beta", 50_000, Some('c')),
+            (K::Delete, "latest", 30_000, Some('a')),
+            (K::Revert, "latest", 20_000, Some('b')),
+            (K::Move, "latest", 10_000, Some('a')),
+            (K::Create, "beta", 5_000, None),
+            (K::Create, "latest", 1_000, None),
+        ];
+        assert_eq!(got, want.map(|(k, t, at, d)| (k, t.to_owned(), at, d)));
+    }
+
+    /// A row on the same digest as the one it follows (a re-push of the same manifest) is a create;
+    /// a restore of a deleted tag (nothing right before it) is a revert with nothing to go back to.
+    #[test]
+    fn same_digest_and_lone_restore() {
+        let rows = [
+            row(1, "x", 'a', 0, Some(1_000)),
+            row(2, "x", 'a', 1_500, Some(5_000)),
+            Tag { reversion: true, ..row(3, "x", 'a', 9_000, None) },
+        ];
+        let got: Vec<_> = history_events(&rows, 10_000).into_iter().map(|e| (e.kind, e.at_ms, e.restorable_to.is_some())).collect();
+        assert_eq!(got, [(K::Revert, 9_000, false), (K::Delete, 5_000, true), (K::Create, 1_500, false), (K::Create, 0, false)]);
+    }
 
     #[test]
     fn natural_order_of_tag_names() {

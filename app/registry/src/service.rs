@@ -559,6 +559,25 @@ impl Registry {
         self.store.tag_history(repo.id, &q, now).await
     }
 
+    /// A page of the tag history (as [`Registry::tag_history`]) read as events: each row with its
+    /// neighbours' verdict (SPEC §2.6), from one more read of the page's rows.
+    pub async fn tag_events(&self, caller: &Caller, path: &RepoPath, p: &HistoryParams) -> Result<Page<HistoryRow>> {
+        let page = self.tag_history(caller, path, p).await?;
+        let Some(repository_id) = page.items.first().map(|v| v.tag.repository_id) else {
+            return Ok(Page { items: Vec::new(), page: page.page, has_additional: page.has_additional });
+        };
+        let ids: Vec<i64> = page.items.iter().map(|v| v.tag.id).collect();
+        let links = self.store.history_links(repository_id, &ids).await?;
+        let now = self.clock.now_ms();
+        let items = page
+            .items
+            .into_iter()
+            .zip(links)
+            .map(|(view, links)| HistoryRow { events: rules::row_events(&view.tag, &links, now), view })
+            .collect();
+        Ok(Page { items, page: page.page, has_additional: page.has_additional })
+    }
+
     pub async fn manifest(&self, caller: &Caller, path: &RepoPath, digest: &Digest) -> Result<(Manifest, Vec<u8>)> {
         let repo = self.readable(caller, path).await?;
         let m = self.store.manifest_by_digest(repo.id, digest).await?.ok_or_else(|| manifest_not_found(digest))?;
@@ -688,7 +707,7 @@ impl Registry {
             None => None,
         };
         if let Some(a) = &alive {
-            tx.set_tag_end(a.id, Some(now)).await?;
+            tx.set_tag_end(a.id, TagEnd::Now(now)).await?;
         }
         let row = tx
             .insert_tag(&NewTag {
@@ -757,7 +776,7 @@ impl Registry {
         if alive.immutable {
             return Err(Error::TagImmutable(format!("Cannot delete immutable tag '{tag}'")));
         }
-        tx.set_tag_end(alive.id, Some(now)).await?;
+        tx.set_tag_end(alive.id, TagEnd::Now(now)).await?;
         let audit = self.audit(caller, repo, "delete_tag", json!({ "tag": tag.as_str(), "manifest_digest": alive.manifest_digest }), now);
         tx.insert_audit(&audit).await?;
         alive.lifetime_end_ms = Some(now);
@@ -811,7 +830,7 @@ impl Registry {
             return Err(Error::TagImmutable(format!("Cannot delete immutable tag '{}'", t.name)));
         }
         for t in &tags {
-            tx.set_tag_end(t.id, Some(now)).await?;
+            tx.set_tag_end(t.id, TagEnd::Now(now)).await?;
             let audit = self.audit(caller, &repo, "delete_tag", json!({ "tag": t.name, "manifest_digest": digest }), now);
             tx.insert_audit(&audit).await?;
         }
@@ -853,7 +872,7 @@ impl Registry {
         if alive.lifetime_end_ms.is_none() && new_end.is_none() {
             return Ok(alive);
         }
-        tx.set_tag_end(alive.id, new_end).await?;
+        tx.set_tag_end(alive.id, TagEnd::expiration(new_end)).await?;
         let data = json!({ "tag": tag.as_str(), "old_expiration_ms": alive.lifetime_end_ms, "expiration_ms": new_end });
         let audit = self.audit(caller, repo, "change_tag_expiration", data, now);
         tx.insert_audit(&audit).await?;
@@ -1013,7 +1032,7 @@ impl Registry {
             if !t.immutable && rules::policy_applies(pattern, matches_immutable, &t.name) {
                 tx.set_tag_immutable(t.id, true).await?;
                 if t.lifetime_end_ms.is_some() && !self.config.allow_expiration_on_immutable {
-                    tx.set_tag_end(t.id, None).await?;
+                    tx.set_tag_end(t.id, TagEnd::Never).await?;
                 }
                 marked += 1;
             }

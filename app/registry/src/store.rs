@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use crate::error::Result;
 use crate::model::*;
 use crate::names::{Digest, NamespaceName, RepoPath};
+use crate::rules::RowLinks;
 
 /// Filters of the tag history listing (SPEC §2.2).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -25,6 +26,31 @@ pub struct HistoryQuery {
     /// Only rows alive at this instant (started at or before it, not ended by it).
     pub as_of: Option<Millis>,
     pub order: TagOrder,
+}
+
+/// A new end for a tag row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TagEnd {
+    /// Ended now: deleted, or moved away from (the next row starts at the same instant).
+    Now(Millis),
+    /// A set expiration.
+    Expires(Millis),
+    /// No end: alive until changed.
+    Never,
+}
+
+impl TagEnd {
+    /// An expiration when there is one, else none.
+    pub fn expiration(end: Option<Millis>) -> Self {
+        end.map_or(Self::Never, Self::Expires)
+    }
+
+    pub fn ms(self) -> Option<Millis> {
+        match self {
+            Self::Now(ms) | Self::Expires(ms) => Some(ms),
+            Self::Never => None,
+        }
+    }
 }
 
 /// The order of a tag listing.
@@ -128,6 +154,8 @@ pub trait Store: Send + Sync + 'static {
     async fn repository(&self, path: &RepoPath) -> Result<Option<Repository>>;
     async fn list_repositories(&self, q: &RepositoryQuery, now: Millis) -> Result<Page<RepositorySummary>>;
     async fn tag_history(&self, repository_id: i64, q: &HistoryQuery, now: Millis) -> Result<Page<TagView>>;
+    /// The neighbours of the repository's rows `tag_ids` (see [`RowLinks`]), in the same order.
+    async fn history_links(&self, repository_id: i64, tag_ids: &[i64]) -> Result<Vec<RowLinks>>;
     async fn manifest_bytes(&self, manifest_id: i64) -> Result<Vec<u8>>;
     async fn manifest_by_digest(&self, repository_id: i64, digest: &Digest) -> Result<Option<Manifest>>;
     async fn labels(&self, manifest_id: i64, key_prefix: Option<&str>) -> Result<Vec<Label>>;
@@ -211,7 +239,7 @@ pub trait Tx: Send {
     async fn alive_tags(&mut self, repository_id: i64, now: Millis) -> Result<Vec<Tag>>;
     async fn alive_tags_on_manifest(&mut self, repository_id: i64, manifest_id: i64, now: Millis) -> Result<Vec<Tag>>;
     async fn insert_tag(&mut self, t: &NewTag) -> Result<Tag>;
-    async fn set_tag_end(&mut self, tag_id: i64, end_ms: Option<Millis>) -> Result<()>;
+    async fn set_tag_end(&mut self, tag_id: i64, end: TagEnd) -> Result<()>;
     async fn set_tag_immutable(&mut self, tag_id: i64, immutable: bool) -> Result<()>;
     /// Moves the ended rows of tag `name` on the manifest whose end lies in `(cutoff, now]` to
     /// `cutoff`: out of the time machine. Returns how many rows moved.

@@ -6,4 +6,5 @@ pub mod live;
 pub mod pager;
 pub mod refusal;
 pub mod time;
+pub mod undo;
 pub mod url;

@@ -7,9 +7,10 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::Form;
 use leptos_router::hooks::{use_params_map, use_query_map};
-use registry::TagView;
+use registry::rules::{HistoryEvent, HistoryEventKind};
+use registry::{HistoryRow, TagView};
 
-use crate::api::{list_tags, BulkTags, RestoreTag, TagList, BULK_ACTIONS};
+use crate::api::{list_tags, BulkTags, RestoreTag, TagList, Undo, UndoTags, BULK_ACTIONS};
 use crate::components::audit::{AuditLog, AuditScope};
 use crate::components::copy::CopyButton;
 use crate::components::format;
@@ -17,6 +18,7 @@ use crate::components::live;
 use crate::components::pager::Pager;
 use crate::components::refusal::Refusal;
 use crate::components::time::Time;
+use crate::components::undo::UndoBar;
 use crate::components::url;
 
 /// Which view of the repository a path names: `ns/repo[/…]` or `ns/repo[/…]/history`.
@@ -27,12 +29,14 @@ fn split_view(path: &str) -> (String, bool) {
     }
 }
 
-/// The listing's query, kept by the pager's links: name filter, history "as of" instant, sort.
+/// The listing's query, kept by the pager's links: name filter, history "as of" instant, sort, and
+/// the one tag whose history is shown.
 #[derive(Debug, Clone, Default, PartialEq)]
 struct TableQuery {
     filter: String,
     at: String,
     sort: String,
+    tag: String,
 }
 
 /// The sort choices (`sort` in the URL) and their labels.
@@ -114,17 +118,33 @@ fn TagsView() -> impl IntoView {
     // History only: the repository as of this instant (`YYYY-MM-DDTHH:MM`, UTC).
     let at = Memo::new(move |_| query.read().get("at").unwrap_or_default());
     let sort = Memo::new(move |_| query.read().get("sort").unwrap_or_default());
+    // History only: one tag's history.
+    let one_tag = Memo::new(move |_| query.read().get("tag").unwrap_or_default());
     let restore = ServerAction::<RestoreTag>::new();
     let bulk = ServerAction::<BulkTags>::new();
+    // With JavaScript, a delete or restore just made can be taken back for a few seconds.
+    let undo = ServerAction::<UndoTags>::new();
+    let offer = RwSignal::new(None::<Undo>);
+    Effect::new(move |_| {
+        if let Some(Ok(Some(u))) = restore.value().get() {
+            offer.set(Some(u));
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(Some(u))) = bulk.value().get() {
+            offer.set(Some(u));
+        }
+    });
     // Refetched after every completed change here and every change announced by the server
     // (with JavaScript; without it the page reloads).
     let changes = RwSignal::new(0u32);
     live::follow(move || target.get().0, changes);
     let tags = Resource::new(
         move || {
-            (target.get(), (filter.get(), sort.get()), page.get(), at.get(), restore.version().get(), bulk.version().get(), changes.get())
+            let versions = (restore.version().get(), bulk.version().get(), undo.version().get(), changes.get());
+            (target.get(), (filter.get(), sort.get(), one_tag.get()), page.get(), at.get(), versions)
         },
-        |((repo, history), (f, s), p, at, _, _, _)| list_tags(repo, history, Some(f), Some(p), Some(at), Some(s)),
+        |((repo, history), (f, s, t), p, at, _)| list_tags(repo, history, Some(f), Some(p), Some(at), Some(s), Some(t)),
     );
     let message = Memo::new(move |_| query.read().get("msg"));
     let error = move || {
@@ -144,6 +164,13 @@ fn TagsView() -> impl IntoView {
             />
             {move || message.get().map(|m| view! { <p class="flash ok" role="status">{m}</p> })}
             {move || error().map(|e| view! { <p class="flash error" role="alert">{e}</p> })}
+            <UndoBar offer action=undo />
+            {move || (target.get().1 && !one_tag.get().is_empty()).then(|| view! {
+                <p class="scope-link" id="one-tag">
+                    "The history of tag " <strong>{one_tag.get()}</strong> ". "
+                    <a href=move || format!("{}/history", base())>"Every tag's history"</a>
+                </p>
+            })}
             <Form method="GET" action=move || format!("{}{}", base(), if target.get().1 { "/history" } else { "" }) attr:class="filter" attr:role="search">
                 <label for="tag-filter" class="visually-hidden">"Filter tags"</label>
                 <input id="tag-filter" type="search" name="filter" placeholder="Filter tags by name" autocomplete="off" prop:value=move || filter.get() />
@@ -151,6 +178,7 @@ fn TagsView() -> impl IntoView {
                 <select id="tag-sort" name="sort">
                     {SORTS.iter().map(|(value, label)| view! { <option value=*value selected=move || sort.get() == *value>{*label}</option> }).collect_view()}
                 </select>
+                {move || (!one_tag.get().is_empty()).then(|| view! { <input type="hidden" name="tag" value=one_tag.get() /> })}
                 {move || target.get().1.then(|| view! {
                     <label for="history-at">"As of (UTC)"</label>
                     <input id="history-at" type="datetime-local" name="at" value=move || at.get() />
@@ -163,7 +191,12 @@ fn TagsView() -> impl IntoView {
                     let (_, history) = target.get_untracked();
                     match tags.await {
                         Ok(list) => {
-                            let query = TableQuery { filter: filter.get_untracked(), at: at.get_untracked(), sort: sort.get_untracked() };
+                            let query = TableQuery {
+                                filter: filter.get_untracked(),
+                                at: at.get_untracked(),
+                                sort: sort.get_untracked(),
+                                tag: one_tag.get_untracked(),
+                            };
                             view! { <TagTable list history query restore bulk back=back.get_untracked() /> }.into_any()
                         }
                         Err(e) => view! { <Refusal error=e back=back.get_untracked() /> }.into_any(),
@@ -194,18 +227,35 @@ fn TagTable(
         return view! { <p class="empty">{message}</p> }.into_any();
     }
     let base = format!("/repository/{repository}{}", if history { "/history" } else { "" });
-    let TableQuery { filter, at, sort } = query;
+    let TableQuery { filter, at, sort, tag } = query;
     let href = move |p: i64| {
-        url::with_query(&base, &[("filter", filter.clone()), ("sort", sort.clone()), ("at", at.clone()), ("page", url::page_param(p))])
+        let params =
+            [("filter", filter.clone()), ("sort", sort.clone()), ("at", at.clone()), ("tag", tag.clone()), ("page", url::page_param(p))];
+        url::with_query(&base, &params)
     };
     // The active tags of a writer can be selected and changed together.
     let selectable = !history && can_write;
+    // The history (not "as of") reads as events, one table row each.
+    let events = history && as_of_ms.is_none();
     let rows = page
         .items
         .into_iter()
         .enumerate()
-        .map(|(row, v)| {
-            view! { <TagRow v row now_ms time_machine_s history can_write selectable repository=repository.clone() restore back=back.clone() /> }
+        .map(|(row, HistoryRow { view: v, events: happened })| {
+            if events {
+                let size = size_of(&v);
+                happened
+                    .into_iter()
+                    .map(|e| {
+                        let ctx = EventContext { now_ms, time_machine_s, can_write, repository: repository.clone(), back: back.clone(), restore };
+                        view! { <EventRow e immutable=v.tag.immutable && v.tag.is_alive(now_ms) size=size.clone() ctx /> }
+                    })
+                    .collect_view()
+                    .into_any()
+            } else {
+                view! { <TagRow v row now_ms time_machine_s history can_write selectable repository=repository.clone() restore back=back.clone() /> }
+                    .into_any()
+            }
         })
         .collect_view();
     let options = BULK_ACTIONS.iter().map(|(value, label)| view! { <option value=*value>{*label}</option> }).collect_view();
@@ -232,15 +282,32 @@ fn TagTable(
         })}
         <table class="grid" id="tags">
             <thead>
-                <tr>
-                    {selectable.then(|| view! { <th scope="col"><span class="visually-hidden">"Select"</span></th> })}
-                    <th scope="col">"Tag"</th>
-                    <th scope="col">"Manifest"</th>
-                    <th scope="col" class="num">"Size"</th>
-                    <th scope="col">{if history { "Started" } else { "Last modified" }}</th>
-                    <th scope="col">{if history { "Ended" } else { "Expires" }}</th>
-                    {history.then(|| view! { <th scope="col"><span class="visually-hidden">"Actions"</span></th> })}
-                </tr>
+                {if events {
+                    view! {
+                        <tr>
+                            <th scope="col">"Tag"</th>
+                            <th scope="col">"Event"</th>
+                            <th scope="col">"Manifest"</th>
+                            <th scope="col" class="num">"Size"</th>
+                            <th scope="col">"When"</th>
+                            <th scope="col"><span class="visually-hidden">"Actions"</span></th>
+                        </tr>
+                    }
+                    .into_any()
+                } else {
+                    view! {
+                        <tr>
+                            {selectable.then(|| view! { <th scope="col"><span class="visually-hidden">"Select"</span></th> })}
+                            <th scope="col">"Tag"</th>
+                            <th scope="col">"Manifest"</th>
+                            <th scope="col" class="num">"Size"</th>
+                            <th scope="col">{if history { "Started" } else { "Last modified" }}</th>
+                            <th scope="col">{if history { "Ended" } else { "Expires" }}</th>
+                            {history.then(|| view! { <th scope="col"><span class="visually-hidden">"Actions"</span></th> })}
+                        </tr>
+                    }
+                    .into_any()
+                }}
             </thead>
             <tbody>{rows}</tbody>
         </table>
@@ -263,15 +330,11 @@ fn TagRow(
     restore: ServerAction<RestoreTag>,
     back: String,
 ) -> impl IntoView {
+    let size = size_of(&v);
     let t = v.tag;
     let alive = t.is_alive(now_ms);
     let until = t.restorable_until(time_machine_s).unwrap_or(now_ms);
     let restorable = until > now_ms;
-    let size = match (v.is_manifest_list, v.size) {
-        (true, _) => "index".to_owned(),
-        (false, Some(s)) => format::bytes(s),
-        (false, None) => "—".to_owned(),
-    };
     let end = match t.lifetime_end_ms {
         Some(ms) => view! { <Time ms now_ms /> }.into_any(),
         None => view! { <span class="muted">{if history { "alive" } else { "never" }}</span> }.into_any(),
@@ -319,6 +382,88 @@ fn TagRow(
                     })}
                 </td>
             })}
+        </tr>
+    }
+    .into_any()
+}
+
+/// A manifest's size as the lists show it.
+fn size_of(v: &TagView) -> String {
+    match (v.is_manifest_list, v.size) {
+        (true, _) => "index".to_owned(),
+        (false, Some(s)) => format::bytes(s),
+        (false, None) => "—".to_owned(),
+    }
+}
+
+/// What every event row of a history page shares.
+#[derive(Clone)]
+struct EventContext {
+    now_ms: i64,
+    time_machine_s: i64,
+    can_write: bool,
+    repository: String,
+    back: String,
+    restore: ServerAction<RestoreTag>,
+}
+
+/// One event of the history (SPEC §2.6): the tag (a link to its own history), what happened, the
+/// manifest, when; and Restore where SPEC allows one (a delete or expire: back to the lost digest;
+/// a move or revert: back to the previous one) while the time machine still holds it.
+#[component]
+fn EventRow(e: HistoryEvent, immutable: bool, size: String, ctx: EventContext) -> impl IntoView {
+    let EventContext { now_ms, time_machine_s, can_write, repository, back, restore } = ctx;
+    let until = e.at_ms.saturating_add(time_machine_s.saturating_mul(1000));
+    let in_window = until > now_ms;
+    let kind = match e.kind {
+        HistoryEventKind::Create => "create",
+        HistoryEventKind::Move => "move",
+        HistoryEventKind::Revert => "revert",
+        HistoryEventKind::Delete => "delete",
+        HistoryEventKind::Expire => "expire",
+    };
+    let ended = matches!(e.kind, HistoryEventKind::Delete | HistoryEventKind::Expire);
+    let history = format!("/repository/{repository}/history");
+    let action = match (e.restorable_to.clone(), in_window, can_write) {
+        (None, _, _) => ().into_any(),
+        (Some(_), false, _) => {
+            view! { <span class="muted" title="Older than the namespace's time machine window">"no longer restorable"</span> }.into_any()
+        }
+        (Some(_), true, false) => {
+            view! { <span class="muted" title="Restoring needs write permission on this repository">"read only"</span> }.into_any()
+        }
+        (Some(to), true, true) => {
+            let title = format!("Point {} at {} again (restorable until {})", e.tag, to.short(), crate::components::time::absolute(until));
+            let tag = e.tag.clone();
+            view! {
+                <ActionForm action=restore attr:class="inline">
+                    <input type="hidden" name="repository" value=repository.clone() />
+                    <input type="hidden" name="tag" value=tag />
+                    <input type="hidden" name="digest" value=to.to_string() />
+                    <input type="hidden" name="back" value=back />
+                    <button type="submit" class="secondary" disabled=move || restore.pending().get() title=title>"Restore"</button>
+                </ActionForm>
+            }
+            .into_any()
+        }
+    };
+    view! {
+        <tr class:ended=ended>
+            <td class="tag-name">
+                <a href=url::with_query(&history, &[("tag", e.tag.clone())]) title=format!("The history of {}", e.tag)><strong>{e.tag.clone()}</strong></a>
+                {(immutable && !ended).then(|| view! { <span class="badge lock" title="Immutable: cannot be moved, deleted or pushed over">"locked"</span> })}
+            </td>
+            <td>
+                <span class=format!("event {kind}")>{e.kind.label()}</span>
+                {e.previous_digest.as_ref().map(|p| view! { " from " <code title=p.to_string()>{p.short()}</code> })}
+            </td>
+            <td>
+                <code title=e.digest.to_string()>{e.digest.short()}</code>
+                <CopyButton text=e.digest.to_string() label=format!("Copy the manifest digest of {} ({})", e.tag, e.digest.short()) />
+            </td>
+            <td class="num">{size}</td>
+            <td><Time ms=e.at_ms now_ms /></td>
+            <td>{action}</td>
         </tr>
     }
     .into_any()

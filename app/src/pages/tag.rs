@@ -60,6 +60,12 @@ pub fn TagView() -> impl IntoView {
         <section class="page tag-page" data-hydrated=move || hydrated.get().to_string()>
             <RepositoryHead repository=Signal::derive(move || target.get().0) tab=Tab::Tags />
             <h2 class="tag-title">"Tag " <code>{move || target.get().1}</code></h2>
+            <p class="scope-link">
+                <a href=move || {
+                    let (repository, tag) = target.get();
+                    crate::components::url::with_query(&format!("/repository/{repository}/history"), &[("tag", tag)])
+                }>"The history of this tag"</a>
+            </p>
             {move || message.get().map(|m| view! { <p class="flash ok" role="status">{m}</p> })}
             {move || other_error().map(|e| view! { <p class="flash error" role="alert">{e}</p> })}
             <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>

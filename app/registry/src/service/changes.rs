@@ -34,6 +34,11 @@ pub struct TagChangeRequest {
 pub struct TagChangeOutcome {
     pub tag: String,
     pub error: Option<Error>,
+    /// For an applied delete, move or restore: the change that takes it back — a restore to the
+    /// digest the tag had (the history keeps it for the namespace's time machine window), or a
+    /// delete when the tag had no alive row.
+    #[serde(default)]
+    pub undo: Option<TagChange>,
 }
 
 /// A batch's outcome: whether its changes are stored, and one result per change, in order.
@@ -85,7 +90,7 @@ impl Registry {
         if all_or_nothing {
             for c in changes {
                 let result = match TagName::parse(&c.tag) {
-                    Ok(tag) => self.change_in(&mut *tx, caller, &repo, &tag, &c.change, now).await,
+                    Ok(tag) => self.change_undoable(&mut *tx, caller, &repo, &tag, &c.change, now).await,
                     Err(e) => Err(e.into()),
                 };
                 results.push(outcome(c, result)?);
@@ -93,19 +98,51 @@ impl Registry {
             let applied = results.iter().all(|r| r.error.is_none());
             if applied {
                 tx.commit().await?;
+            } else {
+                // Rolled back: nothing to take back.
+                results.iter_mut().for_each(|r| r.undo = None);
             }
             return Ok(BatchOutcome { applied, results });
         }
         drop(tx);
         for c in changes {
             let result = match TagName::parse(&c.tag) {
-                Ok(tag) => self.update_tag(caller, path, &tag, std::slice::from_ref(&c.change)).await,
+                Ok(tag) => self.change_alone(caller, path, &tag, &c.change).await,
                 Err(e) => Err(e.into()),
             };
             results.push(outcome(c, result)?);
         }
         let applied = results.iter().any(|r| r.error.is_none());
         Ok(BatchOutcome { applied, results })
+    }
+
+    /// One change in its own transaction, with its undo.
+    async fn change_alone(&self, caller: &Caller, path: &RepoPath, tag: &TagName, change: &TagChange) -> Result<Option<TagChange>> {
+        let Locked { mut tx, repo, now } = self.lock(caller, path, Role::Write).await?;
+        let undo = self.change_undoable(&mut *tx, caller, &repo, tag, change, now).await?;
+        tx.commit().await?;
+        Ok(undo)
+    }
+
+    /// Applies a change and says what takes it back (see [`TagChangeOutcome::undo`]).
+    async fn change_undoable(
+        &self,
+        tx: &mut dyn Tx,
+        caller: &Caller,
+        repo: &Repository,
+        tag: &TagName,
+        change: &TagChange,
+        now: Millis,
+    ) -> Result<Option<TagChange>> {
+        let before = match change {
+            TagChange::Delete | TagChange::Move(_) | TagChange::Restore(_) => Some(tx.alive_tag(repo.id, tag.as_str(), now).await?),
+            TagChange::Expiration(_) | TagChange::Immutable(_) => None,
+        };
+        self.change_in(tx, caller, repo, tag, change, now).await?;
+        Ok(before.map(|alive| match alive {
+            Some(t) => TagChange::Restore(t.manifest_digest.to_string()),
+            None => TagChange::Delete,
+        }))
     }
 
     async fn change_in(
@@ -128,9 +165,10 @@ impl Registry {
 }
 
 /// A change's result; a storage failure ends the whole batch (nothing more can be trusted).
-fn outcome(c: &TagChangeRequest, result: Result<impl Sized>) -> Result<TagChangeOutcome> {
+fn outcome(c: &TagChangeRequest, result: Result<Option<TagChange>>) -> Result<TagChangeOutcome> {
     match result {
         Err(Error::Storage) => Err(Error::Storage),
-        r => Ok(TagChangeOutcome { tag: c.tag.clone(), error: r.err() }),
+        Ok(undo) => Ok(TagChangeOutcome { tag: c.tag.clone(), error: None, undo }),
+        Err(e) => Ok(TagChangeOutcome { tag: c.tag.clone(), error: Some(e), undo: None }),
     }
 }
