@@ -150,7 +150,10 @@ async fn tags_and_history_pages_are_rendered_on_the_server() {
     }
     assert!(html.contains(">locked</span>"), "the immutable tag shows its lock");
     let (_, history) = get("/repository/acme/web/history").await;
-    assert!(history.contains(">restored</span>") && history.contains(">ended</span>"));
+    // Read as events: a restore, a move (from the digest before), a delete.
+    assert!(history.contains("class=\"event revert\">restored</span>"), "{history}");
+    assert!(history.contains("class=\"event move\">moved</span> from <code"));
+    assert!(history.contains("class=\"event delete\">deleted</span>"));
     assert!(history.matches("<tr").count() > html.matches("<tr").count(), "history has more rows than the active tags");
     let (_, filtered) = get("/repository/acme/web?filter=v1.").await;
     assert!(filtered.contains("<strong>v1.1.0</strong>") && !filtered.contains("<strong>latest</strong>"));
@@ -231,7 +234,8 @@ async fn anonymous_visitors_see_public_repositories_and_a_sign_in_prompt() {
     // Public history: rows, but no Restore buttons for someone who may not write.
     let (status, html) = get(&router, "/repository/acme/web/history").await;
     assert_eq!(status, StatusCode::OK);
-    assert!(html.contains(">ended</span>") && !html.contains(">Restore</button>"));
+    assert!(html.contains(">deleted</span>") && !html.contains(">Restore</button>"));
+    assert!(html.contains(">read only</span>"), "restorable events say why there is no button");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
