@@ -415,7 +415,8 @@ impl Store for SqlStore {
         }
         // The same tag's earlier row that ended near this row's start (latest end first), and
         // whether a later one started near its end: two index seeks per row on (repository, name,
-        // end|start).
+        // end|start). The rows themselves by id (`+ 0` keeps a planner from scanning the
+        // repository's rows for them instead: 100 ms at 1M rows).
         let placeholders = (0..tag_ids.len()).map(|i| format!("${}", i + 3)).collect::<Vec<_>>().join(", ");
         let sql = format!(
             "SELECT t.id, \
@@ -427,7 +428,7 @@ impl Store for SqlStore {
                EXISTS (SELECT 1 FROM tag n WHERE n.repository_id = t.repository_id AND n.name = t.name AND NOT n.hidden \
                    AND (n.lifetime_start_ms > t.lifetime_start_ms OR (n.lifetime_start_ms = t.lifetime_start_ms AND n.id > t.id)) \
                    AND n.lifetime_start_ms BETWEEN t.lifetime_end_ms - $2 AND t.lifetime_end_ms + $2) AS followed \
-             FROM tag t WHERE t.repository_id = $1 AND t.id IN ({placeholders})"
+             FROM tag t WHERE t.id IN ({placeholders}) AND t.repository_id + 0 = $1"
         );
         let mut query = sqlx::query(&sql).bind(repository_id).bind(rules::CHAIN_MS);
         for id in tag_ids {
