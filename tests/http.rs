@@ -157,6 +157,10 @@ async fn tags_and_history_pages_are_rendered_on_the_server() {
     assert!(history.matches("<tr").count() > html.matches("<tr").count(), "history has more rows than the active tags");
     let (_, filtered) = get("/repository/acme/web?filter=v1.").await;
     assert!(filtered.contains("<strong>v1.1.0</strong>") && !filtered.contains("<strong>latest</strong>"));
+    // An index's platforms, each with its manifest's size, in a disclosure.
+    let (_, api) = get("/repository/acme/api").await;
+    assert!(api.contains("<summary>2 platforms</summary>"), "{api}");
+    assert!(api.contains(">linux/amd64</span>") && api.contains(">linux/arm64</span>"));
     let (_, nested) = get("/repository/acme/tools/builder").await;
     assert!(nested.contains("<strong>latest</strong>"));
     let (status, missing) = get("/repository/acme/nothing").await;

@@ -164,6 +164,8 @@ pub struct TagList {
     pub time_machine_s: i64,
     /// The history as of this instant (only the rows alive then), when one was asked for.
     pub as_of_ms: Option<Millis>,
+    /// Active tags only: the platforms of each index on the page, by the index's digest.
+    pub platforms: std::collections::BTreeMap<String, Vec<registry::PlatformEntry>>,
 }
 
 /// Tags per page on the tags and history pages.
@@ -202,9 +204,18 @@ pub async fn list_tags(
         let items = page.items.into_iter().map(|view| registry::HistoryRow { view, events: Vec::new() }).collect();
         Page { items, page: page.page, has_additional: page.has_additional }
     };
+    let mut platforms = std::collections::BTreeMap::new();
+    if !history {
+        for v in page.items.iter().map(|r| &r.view).filter(|v| v.is_manifest_list) {
+            let digest = &v.tag.manifest_digest;
+            if let std::collections::btree_map::Entry::Vacant(e) = platforms.entry(digest.to_string()) {
+                e.insert(registry.platforms(&caller, &path, digest).await?);
+            }
+        }
+    }
     let can_write = registry.my_role(&caller, &path).await?.is_some_and(|r| r >= registry::Role::Write);
     let time_machine_s = registry.time_machine_of(&caller, &path).await?;
-    Ok(TagList { repository: path.to_string(), can_write, page, now_ms: registry.now_ms(), time_machine_s, as_of_ms: as_of })
+    Ok(TagList { repository: path.to_string(), can_write, page, now_ms: registry.now_ms(), time_machine_s, as_of_ms: as_of, platforms })
 }
 
 /// Restores a tag to a manifest (SPEC §2.5), then returns to `back` with a message. A form post
@@ -492,8 +503,8 @@ pub struct TagPageData {
     pub labels: Vec<registry::Label>,
     /// Layers of an image: digest, size, media type.
     pub layers: Vec<(String, i64, String)>,
-    /// Children of an index: platform, digest.
-    pub platforms: Vec<(String, String)>,
+    /// Children of an index.
+    pub platforms: Vec<registry::PlatformEntry>,
     /// The caller's role (decides which forms show; the service decides what happens).
     pub role: Option<registry::Role>,
     pub now_ms: Millis,
@@ -523,22 +534,7 @@ pub async fn tag_details(repository: String, tag: String) -> Result<TagPageData,
         .as_array()
         .map(|ls| ls.iter().map(|l| (text(&l["digest"]), l["size"].as_i64().unwrap_or_default(), text(&l["mediaType"]))).collect())
         .unwrap_or_default();
-    let platforms = parsed["manifests"]
-        .as_array()
-        .map(|ms| {
-            ms.iter()
-                .map(|m| {
-                    let p = &m["platform"];
-                    let mut platform = format!("{}/{}", text(&p["os"]), text(&p["architecture"]));
-                    if let Some(v) = p["variant"].as_str() {
-                        platform.push('/');
-                        platform.push_str(v);
-                    }
-                    (platform, text(&m["digest"]))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let platforms = registry.platforms(&caller, &path, &digest).await?;
     let headers: http::HeaderMap = leptos_axum::extract().await.map_err(|_| AppError::Transport("no request headers".into()))?;
     let host = headers.get(http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost").to_owned();
     Ok(TagPageData {

@@ -135,6 +135,15 @@ test.describe("without JavaScript", () => {
     expect(await events.filter({ hasNotText: "latest" }).count()).toBe(0);
   });
 
+  test("an index's row expands to its platforms", async ({ page }) => {
+    await signIn(page, "/repository/acme/api");
+    const row = page.locator("#tags tbody tr").filter({ hasText: "stable" });
+    await expect(row.getByText("linux/arm64")).toBeHidden();
+    await row.getByText("2 platforms").click();
+    await expect(row.getByText("linux/arm64")).toBeVisible();
+    await expect(row.getByText("linux/amd64")).toBeVisible();
+  });
+
   test("restore posts, redirects back and says what happened", async ({ page }) => {
     await signIn(page, "/repository/acme/web/history");
     const deleted = page.locator("#tags tbody tr").filter({ hasText: "deleted" }).first();

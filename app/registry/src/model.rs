@@ -173,6 +173,15 @@ pub struct TagView {
     pub size: Option<i64>,
 }
 
+/// One platform of an image index: its `os/architecture[/variant]`, the child manifest and that
+/// manifest's size (`None` when it is not stored here, or is itself an index).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlatformEntry {
+    pub platform: String,
+    pub digest: Digest,
+    pub size: Option<i64>,
+}
+
 /// A history row and what it means: its events, newest first (SPEC §2.6).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HistoryRow {

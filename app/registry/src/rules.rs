@@ -175,6 +175,27 @@ pub fn policy_applies(pattern: &TagPattern, matches_immutable: bool, name: &str)
     pattern.is_match(name) == matches_immutable
 }
 
+/// The children an image index lists: `os/architecture[/variant]` and digest, in the index's
+/// order (entries without a parsable digest are left out). Not an index: none.
+pub fn index_children(bytes: &[u8]) -> Vec<(String, Digest)> {
+    let parsed: serde_json::Value = serde_json::from_slice(bytes).unwrap_or_default();
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or("?").to_owned();
+    let Some(manifests) = parsed["manifests"].as_array() else { return Vec::new() };
+    manifests
+        .iter()
+        .filter_map(|m| {
+            let digest = Digest::parse(m["digest"].as_str()?).ok()?;
+            let p = &m["platform"];
+            let mut platform = format!("{}/{}", text(&p["os"]), text(&p["architecture"]));
+            if let Some(v) = p["variant"].as_str() {
+                platform.push('/');
+                platform.push_str(v);
+            }
+            Some((platform, digest))
+        })
+        .collect()
+}
+
 /// An event of the tag history (SPEC §2.6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -310,6 +331,18 @@ mod tests {
             hidden: false,
             expiring: false,
         }
+    }
+
+    #[test]
+    fn children_of_an_index() {
+        let (a, b) = (digest('a'), digest('b'));
+        let index = format!(
+            r#"{{"manifests":[{{"digest":"{a}","platform":{{"os":"linux","architecture":"arm64","variant":"v8"}}}},
+               {{"digest":"not a digest"}},{{"digest":"{b}","platform":{{"os":"linux","architecture":"amd64"}}}}]}}"#
+        );
+        assert_eq!(super::index_children(index.as_bytes()), [("linux/arm64/v8".to_owned(), a), ("linux/amd64".to_owned(), b)]);
+        assert!(super::index_children(br#"{"layers":[]}"#).is_empty());
+        assert!(super::index_children(b"not json").is_empty());
     }
 
     /// create a → move to b → restore a → delete; another tag created and expired; a hidden row and

@@ -578,6 +578,23 @@ impl Registry {
         Ok(Page { items, page: page.page, has_additional: page.has_additional })
     }
 
+    /// The platforms of an index (see [`rules::index_children`]), each with its manifest's size.
+    /// Not an index: none.
+    pub async fn platforms(&self, caller: &Caller, path: &RepoPath, digest: &Digest) -> Result<Vec<PlatformEntry>> {
+        let repo = self.readable(caller, path).await?;
+        let m = self.store.manifest_by_digest(repo.id, digest).await?.ok_or_else(|| manifest_not_found(digest))?;
+        if !m.is_index() {
+            return Ok(Vec::new());
+        }
+        let bytes = self.store.manifest_bytes(m.id).await?;
+        let mut entries = Vec::new();
+        for (platform, child) in rules::index_children(&bytes) {
+            let size = self.store.manifest_by_digest(repo.id, &child).await?.and_then(|c| c.layers_compressed_size);
+            entries.push(PlatformEntry { platform, digest: child, size });
+        }
+        Ok(entries)
+    }
+
     pub async fn manifest(&self, caller: &Caller, path: &RepoPath, digest: &Digest) -> Result<(Manifest, Vec<u8>)> {
         let repo = self.readable(caller, path).await?;
         let m = self.store.manifest_by_digest(repo.id, digest).await?.ok_or_else(|| manifest_not_found(digest))?;

@@ -216,7 +216,7 @@ fn TagTable(
     bulk: ServerAction<BulkTags>,
     back: String,
 ) -> impl IntoView {
-    let TagList { repository, can_write, page, now_ms, time_machine_s, as_of_ms } = list;
+    let TagList { repository, can_write, page, now_ms, time_machine_s, as_of_ms, platforms } = list;
     if page.items.is_empty() {
         let message = match (history, query.filter.is_empty()) {
             _ if as_of_ms.is_some() => "No tag was alive at that time.",
@@ -253,7 +253,8 @@ fn TagTable(
                     .collect_view()
                     .into_any()
             } else {
-                view! { <TagRow v row now_ms time_machine_s history can_write selectable repository=repository.clone() restore back=back.clone() /> }
+                let platforms = platforms.get(&v.tag.manifest_digest.to_string()).cloned().unwrap_or_default();
+                view! { <TagRow v platforms row now_ms time_machine_s history can_write selectable repository=repository.clone() restore back=back.clone() /> }
                     .into_any()
             }
         })
@@ -319,6 +320,8 @@ fn TagTable(
 #[component]
 fn TagRow(
     v: TagView,
+    /// An index's platforms (active tags), shown in a disclosure under the digest.
+    platforms: Vec<registry::PlatformEntry>,
     now_ms: i64,
     time_machine_s: i64,
     history: bool,
@@ -359,6 +362,19 @@ fn TagRow(
             <td>
                 <code title=t.manifest_digest.to_string()>{t.manifest_digest.short()}</code>
                 <CopyButton text=t.manifest_digest.to_string() label=format!("Copy the manifest digest of {}", t.name) />
+                {(!platforms.is_empty()).then(|| {
+                    let count = format!("{} platforms", platforms.len());
+                    let items = platforms
+                        .into_iter()
+                        .map(|p| {
+                            let size = p.size.map_or_else(|| "—".to_owned(), format::bytes);
+                            view! {
+                                <li><span class="platform">{p.platform}</span> " " <code title=p.digest.to_string()>{p.digest.short()}</code> " " <span class="muted">{size}</span></li>
+                            }
+                        })
+                        .collect_view();
+                    view! { <details class="platforms"><summary>{count}</summary><ul>{items}</ul></details> }
+                })}
             </td>
             <td class="num">{size}</td>
             <td><Time ms=t.lifetime_start_ms now_ms /></td>

@@ -116,7 +116,10 @@ pub fn TagView() -> impl IntoView {
                         .collect_view();
                     let platform_rows = platforms
                         .into_iter()
-                        .map(|(platform, d)| view! { <tr><td>{platform}</td><td><code title=d.clone()>{short(&d)}</code></td></tr> })
+                        .map(|p| {
+                            let size = p.size.map_or_else(|| "—".to_owned(), format::bytes);
+                            view! { <tr><td>{p.platform}</td><td><code title=p.digest.to_string()>{p.digest.short()}</code></td><td class="num">{size}</td></tr> }
+                        })
                         .collect_view();
                     let (r1, r2, r3, r4) = (repository.clone(), repository.clone(), repository.clone(), repository.clone());
                     let (b1, b2, b3, b4) = (back.clone(), back.clone(), back.clone(), back.clone());
@@ -154,7 +157,7 @@ pub fn TagView() -> impl IntoView {
                         })}
                         {(!platform_rows.is_empty()).then(|| view! {
                             <h3>"Platforms"</h3>
-                            <table class="grid" id="platforms"><thead><tr><th scope="col">"Platform"</th><th scope="col">"Manifest"</th></tr></thead><tbody>{platform_rows}</tbody></table>
+                            <table class="grid" id="platforms"><thead><tr><th scope="col">"Platform"</th><th scope="col">"Manifest"</th><th scope="col" class="num">"Size"</th></tr></thead><tbody>{platform_rows}</tbody></table>
                         })}
 
                         <h3>"Labels"</h3>
