@@ -90,7 +90,7 @@ impl Registry {
         if all_or_nothing {
             for c in changes {
                 let result = match TagName::parse(&c.tag) {
-                    Ok(tag) => self.change_undoable(&mut *tx, caller, &repo, &tag, &c.change, now).await,
+                    Ok(tag) => self.change_in(&mut *tx, caller, &repo, &tag, &c.change, now).await,
                     Err(e) => Err(e.into()),
                 };
                 results.push(outcome(c, result)?);
@@ -119,13 +119,13 @@ impl Registry {
     /// One change in its own transaction, with its undo.
     async fn change_alone(&self, caller: &Caller, path: &RepoPath, tag: &TagName, change: &TagChange) -> Result<Option<TagChange>> {
         let Locked { mut tx, repo, now } = self.lock(caller, path, Role::Write).await?;
-        let undo = self.change_undoable(&mut *tx, caller, &repo, tag, change, now).await?;
+        let undo = self.change_in(&mut *tx, caller, &repo, tag, change, now).await?;
         tx.commit().await?;
         Ok(undo)
     }
 
     /// Applies a change and says what takes it back (see [`TagChangeOutcome::undo`]).
-    async fn change_undoable(
+    async fn change_in(
         &self,
         tx: &mut dyn Tx,
         caller: &Caller,
@@ -138,29 +138,17 @@ impl Registry {
             TagChange::Delete | TagChange::Move(_) | TagChange::Restore(_) => Some(tx.alive_tag(repo.id, tag.as_str(), now).await?),
             TagChange::Expiration(_) | TagChange::Immutable(_) => None,
         };
-        self.change_in(tx, caller, repo, tag, change, now).await?;
+        match change {
+            TagChange::Expiration(at) => self.expiration_in(tx, caller, repo, tag, *at, now).await?,
+            TagChange::Immutable(on) => self.immutable_in(tx, caller, repo, tag, *on, now).await?,
+            TagChange::Move(d) => self.retarget_to(tx, caller, repo, tag, &Digest::parse(d)?, Retarget::Move, now).await?,
+            TagChange::Restore(d) => self.retarget_to(tx, caller, repo, tag, &Digest::parse(d)?, Retarget::Restore, now).await?,
+            TagChange::Delete => self.delete_in(tx, caller, repo, tag, now).await?,
+        };
         Ok(before.map(|alive| match alive {
             Some(t) => TagChange::Restore(t.manifest_digest.to_string()),
             None => TagChange::Delete,
         }))
-    }
-
-    async fn change_in(
-        &self,
-        tx: &mut dyn Tx,
-        caller: &Caller,
-        repo: &Repository,
-        tag: &TagName,
-        change: &TagChange,
-        now: Millis,
-    ) -> Result<Tag> {
-        match change {
-            TagChange::Expiration(at) => self.expiration_in(tx, caller, repo, tag, *at, now).await,
-            TagChange::Immutable(on) => self.immutable_in(tx, caller, repo, tag, *on, now).await,
-            TagChange::Move(d) => self.retarget_to(tx, caller, repo, tag, &Digest::parse(d)?, Retarget::Move, now).await,
-            TagChange::Restore(d) => self.retarget_to(tx, caller, repo, tag, &Digest::parse(d)?, Retarget::Restore, now).await,
-            TagChange::Delete => self.delete_in(tx, caller, repo, tag, now).await,
-        }
     }
 }
 
