@@ -4,3 +4,6 @@ ALTER TABLE tag ADD COLUMN expiring INTEGER NOT NULL DEFAULT 0 CHECK (expiring I
 
 -- The history reads a row's neighbours (the same tag's rows starting near its end) by it.
 CREATE INDEX tag_repo_name_start ON tag (repository_id, name, lifetime_start_ms);
+
+-- An end still ahead at the upgrade can only be a set expiration (deletes and moves end rows now).
+UPDATE tag SET expiring = 1 WHERE lifetime_end_ms > CAST(strftime('%s', 'now') AS INTEGER) * 1000;

@@ -231,8 +231,8 @@ pub struct HistoryEvent {
     pub digest: Digest,
     /// For a move or revert: the digest before.
     pub previous_digest: Option<Digest>,
-    /// The digest a restore from this event would bring back, where SPEC allows one (delete and
-    /// expire: the lost digest; move and revert: the previous one).
+    /// The digest a restore from this event would bring back, where SPEC allows one (delete: the
+    /// lost digest; move and revert: the previous one; create and expire: none).
     pub restorable_to: Option<Digest>,
 }
 
@@ -262,7 +262,8 @@ pub fn row_events(row: &Tag, links: &RowLinks, now: Millis) -> Vec<HistoryEvent>
             at_ms: end,
             digest: row.manifest_digest.clone(),
             previous_digest: None,
-            restorable_to: Some(row.manifest_digest.clone()),
+            // SPEC §2.6 offers restore on a delete, not on an expiry.
+            restorable_to: (!row.expiring).then(|| row.manifest_digest.clone()),
         });
     }
     let kind = match &links.previous_digest {
@@ -364,7 +365,7 @@ mod tests {
             .collect();
         let want = [
             (K::Create, "rc", 70_000, None),
-            (K::Expire, "beta", 50_000, Some('c')),
+            (K::Expire, "beta", 50_000, None),
             (K::Delete, "latest", 30_000, Some('a')),
             (K::Revert, "latest", 20_000, Some('b')),
             (K::Move, "latest", 10_000, Some('a')),

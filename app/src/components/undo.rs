@@ -19,7 +19,8 @@ pub fn UndoBar(offer: RwSignal<Option<Undo>>, action: ServerAction<UndoTags>) ->
         if let Some(current) = offer.get() {
             set_timeout(
                 move || {
-                    if offer.get_untracked().as_ref() == Some(&current) {
+                    // The page may be gone by then (its signals disposed): nothing to hide.
+                    if offer.try_get_untracked().flatten().as_ref() == Some(&current) {
                         offer.set(None);
                     }
                 },

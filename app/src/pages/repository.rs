@@ -363,7 +363,10 @@ fn TagRow(
                 <code title=t.manifest_digest.to_string()>{t.manifest_digest.short()}</code>
                 <CopyButton text=t.manifest_digest.to_string() label=format!("Copy the manifest digest of {}", t.name) />
                 {(!platforms.is_empty()).then(|| {
-                    let count = format!("{} platforms", platforms.len());
+                    let count = match platforms.len() {
+                        1 => "1 platform".to_owned(),
+                        n => format!("{n} platforms"),
+                    };
                     let items = platforms
                         .into_iter()
                         .map(|p| {
