@@ -462,6 +462,27 @@ impl Store for SqlStore {
         row.as_ref().map(manifest_from).transpose()
     }
 
+    async fn manifests_by_digests(&self, repository_id: i64, digests: &[Digest], with_bytes: bool) -> Result<Vec<(Manifest, Vec<u8>)>> {
+        let mut found = Vec::with_capacity(digests.len());
+        // Chunks keep each statement well under either backend's limit on bound values.
+        for chunk in digests.chunks(500) {
+            let placeholders = (0..chunk.len()).map(|i| format!("${}", i + 3)).collect::<Vec<_>>().join(", ");
+            let sql = format!(
+                "SELECT {MANIFEST_COLUMNS}, CASE WHEN $2 = 1 THEN m.bytes END AS bytes FROM manifest m \
+                 WHERE m.repository_id = $1 AND m.digest IN ({placeholders})"
+            );
+            let mut query = sqlx::query(&sql).bind(repository_id).bind(i32::from(with_bytes));
+            for d in chunk {
+                query = query.bind(d.as_str());
+            }
+            for row in query.fetch_all(&self.read).await.map_err(db_err)? {
+                let bytes: Option<Vec<u8>> = row.try_get("bytes").map_err(db_err)?;
+                found.push((manifest_from(&row)?, bytes.unwrap_or_default()));
+            }
+        }
+        Ok(found)
+    }
+
     async fn labels(&self, manifest_id: i64, key_prefix: Option<&str>) -> Result<Vec<Label>> {
         let rows = sqlx::query(
             "SELECT uuid, key, value, media_type, source_type FROM label WHERE manifest_id = $1 \

@@ -759,7 +759,7 @@ async fn one_tags_changes_are_one_transaction(b: Backend) {
 }
 
 fn change(t: &str, change: TagChange) -> TagChangeRequest {
-    TagChangeRequest { tag: t.into(), change }
+    TagChangeRequest::new(t, change)
 }
 
 async fn batch_all_or_nothing(b: Backend) {
@@ -1263,39 +1263,68 @@ async fn history_reads_as_events(b: Backend) {
     assert!(more);
 }
 
-/// A delete, move or restore says what takes it back; applying that brings the tags back as they
-/// were; a refused batch offers nothing; locks offer nothing.
+/// A delete, move or restore says what takes it back, expecting the tag as it left it; applying
+/// that brings the tags back as they were; a refused batch offers nothing; locks offer nothing;
+/// an undo never takes back a change made after the one it undoes.
 async fn changes_report_their_undo(b: Backend) {
     let f = fixture(b).await;
     let a = f.push("latest", "a", &[]).await.unwrap();
     let bm = f.push("latest", "b", &[]).await.unwrap();
     f.push("beta", "c", &[]).await.unwrap();
-    let batch = |changes: Vec<(&str, TagChange)>, all: bool| {
+    let run = |changes: Vec<TagChangeRequest>, all: bool| {
         let (reg, repo, admin) = (f.reg.clone(), f.repo.clone(), f.admin.clone());
-        let changes: Vec<_> = changes.into_iter().map(|(t, change)| TagChangeRequest { tag: t.into(), change }).collect();
         async move { reg.change_tags(&admin, &repo, &changes, all).await.unwrap() }
     };
+    let batch = |changes: Vec<(&str, TagChange)>, all: bool| run(changes.into_iter().map(|(t, c)| change(t, c)).collect(), all);
     let undos = |out: &BatchOutcome| out.results.iter().map(|r| r.undo.clone()).collect::<Vec<_>>();
+    let guarded = |t: &str, change: TagChange, expect: Expected| TagChangeRequest { expect: Some(expect), ..self::change(t, change) };
     f.advance(1000);
     let out = batch(vec![("latest", TagChange::Delete), ("beta", TagChange::Immutable(true))], true).await;
-    assert_eq!(undos(&out), [Some(TagChange::Restore(bm.digest.to_string())), None]);
+    assert_eq!(undos(&out), [Some(guarded("latest", TagChange::Restore(bm.digest.to_string()), Expected::Absent)), None]);
     f.advance(1000);
     let out = batch(vec![("latest", TagChange::Restore(a.digest.to_string()))], false).await;
-    assert_eq!(undos(&out), [Some(TagChange::Delete)], "restoring a deleted tag is undone by deleting it");
+    assert_eq!(
+        undos(&out),
+        [Some(guarded("latest", TagChange::Delete, Expected::Digest(a.digest.to_string())))],
+        "restoring a deleted tag is undone by deleting it"
+    );
     f.advance(1000);
     let back = batch(vec![("latest", TagChange::Delete)], true).await;
     assert!(back.applied);
     assert_eq!(f.alive("latest").await, None);
     f.advance(1000);
     let out = batch(vec![("latest", TagChange::Restore(bm.digest.to_string()))], true).await;
-    let undo = undos(&out);
-    let undo = batch(vec![("latest", undo[0].clone().unwrap())], true).await;
-    assert!(undo.applied);
+    let undo: Vec<_> = undos(&out).into_iter().flatten().collect();
+    let undone = run(undo, true).await;
+    assert!(undone.applied);
     assert_eq!(f.alive("latest").await, None, "undoing the restore of a deleted tag deletes it again");
     // beta is locked now: deleting it is refused, and a refused batch has nothing to undo.
     let out = batch(vec![("beta", TagChange::Delete)], true).await;
     assert!(!out.applied);
     assert_eq!(undos(&out), [None]);
+
+    // Someone points the tag elsewhere after the change: its undo is refused, and that stays.
+    f.advance(1000);
+    let out = batch(vec![("latest", TagChange::Restore(a.digest.to_string()))], true).await;
+    let undo: Vec<_> = undos(&out).into_iter().flatten().collect();
+    f.advance(1000);
+    assert!(batch(vec![("latest", TagChange::Restore(bm.digest.to_string()))], true).await.applied);
+    let refused = run(undo.clone(), true).await;
+    assert!(!refused.applied);
+    let error = refused.results[0].error.clone().expect("refused");
+    assert_eq!(error, registry::Error::Conflict("Tag latest has changed since".into()));
+    assert_eq!(f.alive("latest").await.map(|t| t.manifest_digest), Some(bm.digest.clone()), "the later change stays");
+    // Put back as the change left it, the undo applies.
+    assert!(batch(vec![("latest", TagChange::Restore(a.digest.to_string()))], true).await.applied);
+    assert!(run(undo, true).await.applied);
+    assert_eq!(f.alive("latest").await, None);
+    // A deleted tag pushed again meanwhile: restoring it as the undo of its delete is refused.
+    f.push("beta2", "d", &[]).await.unwrap();
+    let out = batch(vec![("beta2", TagChange::Delete)], true).await;
+    let undo: Vec<_> = undos(&out).into_iter().flatten().collect();
+    f.advance(1000);
+    f.push("beta2", "e", &[]).await.unwrap();
+    assert!(!run(undo, true).await.applied, "the push after the delete stays");
 }
 
 /// Alive tags in each order: natural names, size, soonest expiration, newest (the default).

@@ -204,15 +204,12 @@ pub async fn list_tags(
         let items = page.items.into_iter().map(|view| registry::HistoryRow { view, events: Vec::new() }).collect();
         Page { items, page: page.page, has_additional: page.has_additional }
     };
-    let mut platforms = std::collections::BTreeMap::new();
-    if !history {
-        for v in page.items.iter().map(|r| &r.view).filter(|v| v.is_manifest_list) {
-            let digest = &v.tag.manifest_digest;
-            if let std::collections::btree_map::Entry::Vacant(e) = platforms.entry(digest.to_string()) {
-                e.insert(registry.platforms(&caller, &path, digest).await?);
-            }
-        }
-    }
+    let indexes: Vec<_> =
+        page.items.iter().map(|r| &r.view).filter(|v| !history && v.is_manifest_list).map(|v| v.tag.manifest_digest.clone()).collect();
+    let platforms = match indexes.is_empty() {
+        true => Default::default(),
+        false => registry.platforms_of(&caller, &path, &indexes).await?.into_iter().map(|(d, p)| (d.to_string(), p)).collect(),
+    };
     let can_write = registry.my_role(&caller, &path).await?.is_some_and(|r| r >= registry::Role::Write);
     let time_machine_s = registry.time_machine_of(&caller, &path).await?;
     Ok(TagList { repository: path.to_string(), can_write, page, now_ms: registry.now_ms(), time_machine_s, as_of_ms: as_of, platforms })
@@ -227,7 +224,7 @@ pub async fn restore_tag(repository: String, tag: String, digest: String, back: 
     let path = registry::RepoPath::parse(&repository).map_err(registry::Error::from)?;
     let tag = registry::TagName::parse(&tag).map_err(registry::Error::from)?;
     let digest = registry::Digest::parse(&digest).map_err(registry::Error::from)?;
-    let change = registry::TagChangeRequest { tag: tag.to_string(), change: registry::TagChange::Restore(digest.to_string()) };
+    let change = registry::TagChangeRequest::new(tag.to_string(), registry::TagChange::Restore(digest.to_string()));
     let out = registry.change_tags(&caller, &path, &[change], true).await?;
     if let Some(e) = out.results.iter().find_map(|r| r.error.clone()) {
         return Err(e.into());
@@ -250,14 +247,13 @@ pub struct Undo {
 impl Undo {
     #[cfg(feature = "ssr")]
     fn of(path: &registry::RepoPath, done: String, results: &[registry::TagChangeOutcome]) -> Option<Self> {
-        let changes: Vec<_> =
-            results.iter().filter_map(|r| r.undo.clone().map(|change| registry::TagChangeRequest { tag: r.tag.clone(), change })).collect();
+        let changes: Vec<_> = results.iter().filter_map(|r| r.undo.clone()).collect();
         (!changes.is_empty()).then(|| Self { repository: path.to_string(), done, changes })
     }
 }
 
-/// Takes a change back (see [`Undo`]): all of it or, when a tag has changed meanwhile in a way
-/// that refuses it, none, with the refusals named.
+/// Takes a change back (see [`Undo`]): all of it or, when a tag has changed meanwhile (each undo
+/// expects the tag as the change left it), none, with the refusals named.
 #[server(prefix = "/rpc", endpoint = "undo", input = Json)]
 pub async fn undo_tags(undo: Undo) -> Result<String, AppError> {
     let (registry, caller) = server::context().await?;
@@ -661,7 +657,7 @@ pub async fn bulk_tags(repository: String, tags: Option<Vec<String>>, action: St
         "delete" => (TagChange::Delete, "Deleted"),
         other => return Err(registry::Error::invalid(format!("Unknown action: {other}")).into()),
     };
-    let changes: Vec<_> = tags.iter().map(|t| registry::TagChangeRequest { tag: t.clone(), change: change.clone() }).collect();
+    let changes: Vec<_> = tags.iter().map(|t| registry::TagChangeRequest::new(t.clone(), change.clone())).collect();
     let path = repo_path(&repository)?;
     let out = registry.change_tags(&caller, &path, &changes, true).await?;
     if !out.applied {

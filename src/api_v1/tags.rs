@@ -169,7 +169,7 @@ fn change_of(c: &BatchChange) -> Result<TagChangeRequest, ApiError> {
         BatchAction::Restore => TagChange::Restore(c.manifest_digest.clone().ok_or_else(|| missing("manifest_digest"))?),
         BatchAction::Move => TagChange::Move(c.manifest_digest.clone().ok_or_else(|| missing("manifest_digest"))?),
     };
-    Ok(TagChangeRequest { tag: c.tag.clone(), change })
+    Ok(TagChangeRequest::new(c.tag.clone(), change))
 }
 
 fn action_name(a: BatchAction) -> String {

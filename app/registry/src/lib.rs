@@ -22,7 +22,7 @@ pub use error::{Error, Result};
 pub use model::*;
 pub use names::{Digest, LabelKey, NameError, NamespaceName, RepoPath, RepositoryName, TagName};
 pub use service::{
-    AuditParams, BatchOutcome, BlobFiles, BlobHealth, Caller, Clock, Config, FixedClock, FsckReport, GcOptions, GcReport, HistoryParams,
-    ManifestRef, NoBlobFiles, Registry, SystemClock, TagChange, TagChangeOutcome, TagChangeRequest, MAX_BATCH,
+    AuditParams, BatchOutcome, BlobFiles, BlobHealth, Caller, Clock, Config, Expected, FixedClock, FsckReport, GcOptions, GcReport,
+    HistoryParams, ManifestRef, NoBlobFiles, Registry, SystemClock, TagChange, TagChangeOutcome, TagChangeRequest, MAX_BATCH,
 };
 pub use store::TagOrder;

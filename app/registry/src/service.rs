@@ -1,6 +1,7 @@
 //! The service layer: every rule of SPEC §2–3 applied in one place. The UI's server functions,
 //! `/api/v1` and `/v2` call these methods and only translate their inputs and results.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
@@ -17,7 +18,7 @@ mod changes;
 mod fsck;
 mod gc;
 mod namespace_policies;
-pub use changes::{BatchOutcome, TagChange, TagChangeOutcome, TagChangeRequest, MAX_BATCH};
+pub use changes::{BatchOutcome, Expected, TagChange, TagChangeOutcome, TagChangeRequest, MAX_BATCH};
 pub use fsck::{BlobHealth, FsckReport};
 pub use gc::{BlobFiles, GcOptions, GcReport, NoBlobFiles};
 
@@ -581,18 +582,38 @@ impl Registry {
     /// The platforms of an index (see [`rules::index_children`]), each with its manifest's size.
     /// Not an index: none.
     pub async fn platforms(&self, caller: &Caller, path: &RepoPath, digest: &Digest) -> Result<Vec<PlatformEntry>> {
+        let mut of = self.platforms_of(caller, path, std::slice::from_ref(digest)).await?;
+        of.remove(digest).ok_or_else(|| manifest_not_found(digest))
+    }
+
+    /// The platforms of each of these manifests that is an index (see [`Self::platforms`]); a
+    /// manifest that is not an index has none, an unknown digest is left out. Two queries
+    /// whatever the number of manifests (a listing's page).
+    pub async fn platforms_of(&self, caller: &Caller, path: &RepoPath, digests: &[Digest]) -> Result<BTreeMap<Digest, Vec<PlatformEntry>>> {
         let repo = self.readable(caller, path).await?;
-        let m = self.store.manifest_by_digest(repo.id, digest).await?.ok_or_else(|| manifest_not_found(digest))?;
-        if !m.is_index() {
-            return Ok(Vec::new());
-        }
-        let bytes = self.store.manifest_bytes(m.id).await?;
-        let mut entries = Vec::new();
-        for (platform, child) in rules::index_children(&bytes) {
-            let size = self.store.manifest_by_digest(repo.id, &child).await?.and_then(|c| c.layers_compressed_size);
-            entries.push(PlatformEntry { platform, digest: child, size });
-        }
-        Ok(entries)
+        let parents = self.store.manifests_by_digests(repo.id, digests, true).await?;
+        let children: Vec<_> =
+            parents.iter().map(|(m, bytes)| if m.is_index() { rules::index_children(bytes) } else { Vec::new() }).collect();
+        let wanted: BTreeSet<Digest> = children.iter().flatten().map(|(_, d)| d.clone()).collect();
+        let wanted: Vec<Digest> = wanted.into_iter().collect();
+        let sizes: BTreeMap<Digest, Option<i64>> = self
+            .store
+            .manifests_by_digests(repo.id, &wanted, false)
+            .await?
+            .into_iter()
+            .map(|(m, _)| (m.digest, m.layers_compressed_size))
+            .collect();
+        Ok(parents
+            .into_iter()
+            .zip(children)
+            .map(|((m, _), children)| {
+                let entries = children
+                    .into_iter()
+                    .map(|(platform, digest)| PlatformEntry { platform, size: sizes.get(&digest).copied().flatten(), digest })
+                    .collect();
+                (m.digest, entries)
+            })
+            .collect())
     }
 
     pub async fn manifest(&self, caller: &Caller, path: &RepoPath, digest: &Digest) -> Result<(Manifest, Vec<u8>)> {

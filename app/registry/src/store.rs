@@ -158,6 +158,9 @@ pub trait Store: Send + Sync + 'static {
     async fn history_links(&self, repository_id: i64, tag_ids: &[i64]) -> Result<Vec<RowLinks>>;
     async fn manifest_bytes(&self, manifest_id: i64) -> Result<Vec<u8>>;
     async fn manifest_by_digest(&self, repository_id: i64, digest: &Digest) -> Result<Option<Manifest>>;
+    /// The repository's manifests among `digests` (any order; unknown digests are left out), each
+    /// with its bytes when `with_bytes`, else with none: one query for a page's worth.
+    async fn manifests_by_digests(&self, repository_id: i64, digests: &[Digest], with_bytes: bool) -> Result<Vec<(Manifest, Vec<u8>)>>;
     async fn labels(&self, manifest_id: i64, key_prefix: Option<&str>) -> Result<Vec<Label>>;
     async fn audit_log(&self, q: &AuditQuery) -> Result<Page<AuditEntry>>;
 

@@ -1,19 +1,19 @@
 //! Numbers as people read them.
 
-/// `1.5 MB`, `812 kB`, `42 B` (decimal units, as registries report layer sizes).
+/// `1.5 MB`, `812.0 kB`, `42 B` (decimal units, as registries report layer sizes). Integer
+/// arithmetic: float formatting would add its tables to the browser's WASM.
 pub fn bytes(n: i64) -> String {
-    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
-    let mut v = n as f64;
-    let mut unit = 0;
-    while v >= 1000.0 && unit < UNITS.len() - 1 {
-        v /= 1000.0;
+    const UNITS: [&str; 4] = ["kB", "MB", "GB", "TB"];
+    if n < 1000 {
+        return format!("{n} B");
+    }
+    let (mut scale, mut unit) = (1000_i128, 0);
+    while unit < UNITS.len() - 1 && i128::from(n) >= scale * 1000 {
+        scale *= 1000;
         unit += 1;
     }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[unit])
-    }
+    let tenths = (i128::from(n) * 10 + scale / 2) / scale;
+    format!("{}.{} {}", tenths / 10, tenths % 10, UNITS[unit])
 }
 
 /// A time machine window: `2 weeks`, `1 day`, `none`.
@@ -44,5 +44,10 @@ mod tests {
         assert_eq!(super::bytes(42), "42 B");
         assert_eq!(super::bytes(17_014_479), "17.0 MB");
         assert_eq!(super::bytes(1_500), "1.5 kB");
+        assert_eq!(super::bytes(999), "999 B");
+        assert_eq!(super::bytes(1_000), "1.0 kB");
+        assert_eq!(super::bytes(812_049), "812.0 kB");
+        assert_eq!(super::bytes(1_250_000_000), "1.3 GB");
+        assert_eq!(super::bytes(7_000_000_000_000_000), "7000.0 TB");
     }
 }

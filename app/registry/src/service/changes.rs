@@ -26,6 +26,26 @@ pub enum TagChange {
 pub struct TagChangeRequest {
     pub tag: String,
     pub change: TagChange,
+    /// Applies the change only while the tag is as expected; otherwise it is refused with
+    /// [`Error::Conflict`]. An undo carries one, so it never takes back a change made meanwhile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect: Option<Expected>,
+}
+
+impl TagChangeRequest {
+    /// A change with no expectation of the tag's state.
+    pub fn new(tag: impl Into<String>, change: TagChange) -> Self {
+        Self { tag: tag.into(), change, expect: None }
+    }
+}
+
+/// What a tag points at, as a guarded change expects it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Expected {
+    /// The tag's alive row points at this manifest.
+    Digest(String),
+    /// The tag has no alive row.
+    Absent,
 }
 
 /// What became of one change of a batch: `error` is `None` when it succeeded (or, in an
@@ -36,9 +56,9 @@ pub struct TagChangeOutcome {
     pub error: Option<Error>,
     /// For an applied delete, move or restore: the change that takes it back — a restore to the
     /// digest the tag had (the history keeps it for the namespace's time machine window), or a
-    /// delete when the tag had no alive row.
+    /// delete when the tag had no alive row — expecting the tag as this change left it.
     #[serde(default)]
-    pub undo: Option<TagChange>,
+    pub undo: Option<TagChangeRequest>,
 }
 
 /// A batch's outcome: whether its changes are stored, and one result per change, in order.
@@ -63,7 +83,7 @@ impl Registry {
     pub async fn update_tag(&self, caller: &Caller, path: &RepoPath, tag: &TagName, changes: &[TagChange]) -> Result<()> {
         let Locked { mut tx, repo, now } = self.lock(caller, path, Role::Write).await?;
         for change in changes {
-            self.change_in(&mut *tx, caller, &repo, tag, change, now).await?;
+            self.change_in(&mut *tx, caller, &repo, tag, change, None, now).await?;
         }
         tx.commit().await
     }
@@ -90,7 +110,7 @@ impl Registry {
         if all_or_nothing {
             for c in changes {
                 let result = match TagName::parse(&c.tag) {
-                    Ok(tag) => self.change_in(&mut *tx, caller, &repo, &tag, &c.change, now).await,
+                    Ok(tag) => self.change_in(&mut *tx, caller, &repo, &tag, &c.change, c.expect.as_ref(), now).await,
                     Err(e) => Err(e.into()),
                 };
                 results.push(outcome(c, result)?);
@@ -107,7 +127,7 @@ impl Registry {
         drop(tx);
         for c in changes {
             let result = match TagName::parse(&c.tag) {
-                Ok(tag) => self.change_alone(caller, path, &tag, &c.change).await,
+                Ok(tag) => self.change_alone(caller, path, &tag, c).await,
                 Err(e) => Err(e.into()),
             };
             results.push(outcome(c, result)?);
@@ -117,14 +137,22 @@ impl Registry {
     }
 
     /// One change in its own transaction, with its undo.
-    async fn change_alone(&self, caller: &Caller, path: &RepoPath, tag: &TagName, change: &TagChange) -> Result<Option<TagChange>> {
+    async fn change_alone(
+        &self,
+        caller: &Caller,
+        path: &RepoPath,
+        tag: &TagName,
+        c: &TagChangeRequest,
+    ) -> Result<Option<TagChangeRequest>> {
         let Locked { mut tx, repo, now } = self.lock(caller, path, Role::Write).await?;
-        let undo = self.change_in(&mut *tx, caller, &repo, tag, change, now).await?;
+        let undo = self.change_in(&mut *tx, caller, &repo, tag, &c.change, c.expect.as_ref(), now).await?;
         tx.commit().await?;
         Ok(undo)
     }
 
-    /// Applies a change and says what takes it back (see [`TagChangeOutcome::undo`]).
+    /// Applies a change, when the tag is as `expect`ed, and says what takes it back (see
+    /// [`TagChangeOutcome::undo`]).
+    #[allow(clippy::too_many_arguments)]
     async fn change_in(
         &self,
         tx: &mut dyn Tx,
@@ -132,12 +160,24 @@ impl Registry {
         repo: &Repository,
         tag: &TagName,
         change: &TagChange,
+        expect: Option<&Expected>,
         now: Millis,
-    ) -> Result<Option<TagChange>> {
-        let before = match change {
-            TagChange::Delete | TagChange::Move(_) | TagChange::Restore(_) => Some(tx.alive_tag(repo.id, tag.as_str(), now).await?),
-            TagChange::Expiration(_) | TagChange::Immutable(_) => None,
+    ) -> Result<Option<TagChangeRequest>> {
+        let retargets = matches!(change, TagChange::Delete | TagChange::Move(_) | TagChange::Restore(_));
+        let before = match retargets || expect.is_some() {
+            true => Some(tx.alive_tag(repo.id, tag.as_str(), now).await?),
+            false => None,
         };
+        if let (Some(expect), Some(alive)) = (expect, &before) {
+            let as_expected = match (expect, alive) {
+                (Expected::Digest(d), Some(t)) => t.manifest_digest.as_str() == d,
+                (Expected::Absent, None) => true,
+                _ => false,
+            };
+            if !as_expected {
+                return Err(Error::Conflict(format!("Tag {tag} has changed since")));
+            }
+        }
         match change {
             TagChange::Expiration(at) => self.expiration_in(tx, caller, repo, tag, *at, now).await?,
             TagChange::Immutable(on) => self.immutable_in(tx, caller, repo, tag, *on, now).await?,
@@ -145,15 +185,23 @@ impl Registry {
             TagChange::Restore(d) => self.retarget_to(tx, caller, repo, tag, &Digest::parse(d)?, Retarget::Restore, now).await?,
             TagChange::Delete => self.delete_in(tx, caller, repo, tag, now).await?,
         };
-        Ok(before.map(|alive| match alive {
+        if !retargets {
+            return Ok(None);
+        }
+        let left = match change {
+            TagChange::Move(d) | TagChange::Restore(d) => Expected::Digest(Digest::parse(d)?.to_string()),
+            _ => Expected::Absent,
+        };
+        let back = match before.flatten() {
             Some(t) => TagChange::Restore(t.manifest_digest.to_string()),
             None => TagChange::Delete,
-        }))
+        };
+        Ok(Some(TagChangeRequest { tag: tag.to_string(), change: back, expect: Some(left) }))
     }
 }
 
 /// A change's result; a storage failure ends the whole batch (nothing more can be trusted).
-fn outcome(c: &TagChangeRequest, result: Result<Option<TagChange>>) -> Result<TagChangeOutcome> {
+fn outcome(c: &TagChangeRequest, result: Result<Option<TagChangeRequest>>) -> Result<TagChangeOutcome> {
     match result {
         Err(Error::Storage) => Err(Error::Storage),
         Ok(undo) => Ok(TagChangeOutcome { tag: c.tag.clone(), error: None, undo }),
