@@ -1277,15 +1277,16 @@ async fn changes_report_their_undo(b: Backend) {
     };
     let batch = |changes: Vec<(&str, TagChange)>, all: bool| run(changes.into_iter().map(|(t, c)| change(t, c)).collect(), all);
     let undos = |out: &BatchOutcome| out.results.iter().map(|r| r.undo.clone()).collect::<Vec<_>>();
+    let all = |out: &BatchOutcome| out.results.iter().flat_map(|r| r.undo.clone()).collect::<Vec<_>>();
     let guarded = |t: &str, change: TagChange, expect: Expected| TagChangeRequest { expect: Some(expect), ..self::change(t, change) };
     f.advance(1000);
     let out = batch(vec![("latest", TagChange::Delete), ("beta", TagChange::Immutable(true))], true).await;
-    assert_eq!(undos(&out), [Some(guarded("latest", TagChange::Restore(bm.digest.to_string()), Expected::Absent)), None]);
+    assert_eq!(undos(&out), [vec![guarded("latest", TagChange::Restore(bm.digest.to_string()), Expected::Absent)], vec![]]);
     f.advance(1000);
     let out = batch(vec![("latest", TagChange::Restore(a.digest.to_string()))], false).await;
     assert_eq!(
         undos(&out),
-        [Some(guarded("latest", TagChange::Delete, Expected::Digest(a.digest.to_string())))],
+        [vec![guarded("latest", TagChange::Delete, Expected::Digest(a.digest.to_string()))]],
         "restoring a deleted tag is undone by deleting it"
     );
     f.advance(1000);
@@ -1294,19 +1295,19 @@ async fn changes_report_their_undo(b: Backend) {
     assert_eq!(f.alive("latest").await, None);
     f.advance(1000);
     let out = batch(vec![("latest", TagChange::Restore(bm.digest.to_string()))], true).await;
-    let undo: Vec<_> = undos(&out).into_iter().flatten().collect();
+    let undo = all(&out);
     let undone = run(undo, true).await;
     assert!(undone.applied);
     assert_eq!(f.alive("latest").await, None, "undoing the restore of a deleted tag deletes it again");
     // beta is locked now: deleting it is refused, and a refused batch has nothing to undo.
     let out = batch(vec![("beta", TagChange::Delete)], true).await;
     assert!(!out.applied);
-    assert_eq!(undos(&out), [None]);
+    assert_eq!(undos(&out), [Vec::<TagChangeRequest>::new()]);
 
     // Someone points the tag elsewhere after the change: its undo is refused, and that stays.
     f.advance(1000);
     let out = batch(vec![("latest", TagChange::Restore(a.digest.to_string()))], true).await;
-    let undo: Vec<_> = undos(&out).into_iter().flatten().collect();
+    let undo = all(&out);
     f.advance(1000);
     assert!(batch(vec![("latest", TagChange::Restore(bm.digest.to_string()))], true).await.applied);
     let refused = run(undo.clone(), true).await;
@@ -1321,10 +1322,21 @@ async fn changes_report_their_undo(b: Backend) {
     // A deleted tag pushed again meanwhile: restoring it as the undo of its delete is refused.
     f.push("beta2", "d", &[]).await.unwrap();
     let out = batch(vec![("beta2", TagChange::Delete)], true).await;
-    let undo: Vec<_> = undos(&out).into_iter().flatten().collect();
+    let undo = all(&out);
     f.advance(1000);
     f.push("beta2", "e", &[]).await.unwrap();
     assert!(!run(undo, true).await.applied, "the push after the delete stays");
+
+    // An expiring tag deleted: its undo brings the expiration back (whole seconds, not sooner).
+    let at_s = (f.now() + 86_400_000) / 1000 + 1;
+    assert!(batch(vec![("beta2", TagChange::Expiration(Some(at_s)))], true).await.applied);
+    f.advance(1000);
+    let out = batch(vec![("beta2", TagChange::Delete)], true).await;
+    assert_eq!(all(&out)[1], change("beta2", TagChange::Expiration(Some(at_s))));
+    f.advance(1000);
+    assert!(run(all(&out), true).await.applied);
+    let back = f.alive("beta2").await.expect("restored");
+    assert_eq!(back.lifetime_end_ms, Some(at_s * 1000));
 }
 
 /// Alive tags in each order: natural names, size, soonest expiration, newest (the default).

@@ -247,7 +247,7 @@ pub struct Undo {
 impl Undo {
     #[cfg(feature = "ssr")]
     fn of(path: &registry::RepoPath, done: String, results: &[registry::TagChangeOutcome]) -> Option<Self> {
-        let changes: Vec<_> = results.iter().filter_map(|r| r.undo.clone()).collect();
+        let changes: Vec<_> = results.iter().flat_map(|r| r.undo.iter().cloned()).collect();
         (!changes.is_empty()).then(|| Self { repository: path.to_string(), done, changes })
     }
 }

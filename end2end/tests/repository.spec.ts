@@ -24,7 +24,9 @@ test.describe("with JavaScript", () => {
     await page.locator("#tags tbody tr").filter({ hasText: "moved" }).first().getByRole("link", { name: "latest" }).click();
     await expect(page).toHaveURL(/\/repository\/acme\/web\/history\?tag=latest$/);
     await expect(page.locator("#one-tag")).toContainText("The history of tag latest");
-    expect(await page.locator("#tags tbody tr").filter({ hasNotText: "latest" }).count()).toBe(0);
+    // The heading follows the URL at once; the rows once the new page's data is in.
+    await expect(page.locator("#tags tbody tr").filter({ hasNotText: "latest" })).toHaveCount(0);
+    await expect(page.locator("#tags tbody tr").first()).toContainText("latest");
     expect(await page.evaluate(() => (window as any).__noReload)).toBe(true);
     expect(errors).toEqual([]);
   });
@@ -336,6 +338,28 @@ test.describe("bulk changes", () => {
     await expect(page.locator("#undo")).toContainText("Undone: Restored undo-e2e");
     await expect(events).toHaveCount(before + 2);
     expect(await page.evaluate(() => (window as any).__noReload)).toBe(true);
+  });
+
+  test("Undo refuses to take back a delete when the tag was pushed again meanwhile", async ({ page, request }) => {
+    const auth = { Authorization: "Basic " + Buffer.from(`${ADMIN.user}:${ADMIN.password}`).toString("base64") };
+    const api = "/api/v1/repository/acme/web/tag";
+    const active = (await (await request.get(`${api}/?onlyActiveTags=true&limit=100`, { headers: auth })).json()).tags;
+    const first = active[0].manifest_digest;
+    const other = active.find((t: any) => t.manifest_digest !== first).manifest_digest;
+    expect((await request.put(`${api}/meanwhile`, { headers: auth, data: { manifest_digest: first } })).status()).toBe(201);
+    await signIn(page, "/repository/acme/web");
+    await expect(page.locator("[data-hydrated]")).toHaveAttribute("data-hydrated", "true");
+    const rows = page.locator("#tags tbody tr");
+    await page.getByLabel("Select meanwhile", { exact: true }).check();
+    await page.locator("#bulk-action").selectOption({ label: "Delete" });
+    await page.getByRole("button", { name: "Apply" }).click();
+    await expect(rows.filter({ hasText: "meanwhile" })).toHaveCount(0);
+    // Someone else pushes the tag again before the Undo.
+    expect((await request.put(`${api}/meanwhile`, { headers: auth, data: { manifest_digest: other } })).status()).toBe(201);
+    await page.locator("#undo").getByRole("button", { name: "Undo" }).click();
+    await expect(page.locator("#undo")).toContainText("Could not undo; nothing was changed. meanwhile: Tag meanwhile has changed since");
+    const now = (await (await request.get(`${api}/?specificTag=meanwhile&onlyActiveTags=true`, { headers: auth })).json()).tags;
+    expect(now.map((t: any) => t.manifest_digest)).toEqual([other]);
   });
 
   test("without JavaScript: all or nothing, then the one that may go", async ({ browser }) => {

@@ -1,7 +1,7 @@
 //! Numbers as people read them.
 
-/// `1.5 MB`, `812.0 kB`, `42 B` (decimal units, as registries report layer sizes). Integer
-/// arithmetic: float formatting would add its tables to the browser's WASM.
+/// `1.5 MB`, `812.0 kB`, `42 B` (decimal units, as registries report layer sizes), in integer
+/// arithmetic (exact for every size, rounded half up).
 pub fn bytes(n: i64) -> String {
     const UNITS: [&str; 4] = ["kB", "MB", "GB", "TB"];
     if n < 1000 {

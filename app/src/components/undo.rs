@@ -28,6 +28,20 @@ pub fn UndoBar(offer: RwSignal<Option<Undo>>, action: ServerAction<UndoTags>) ->
             );
         }
     });
+    // What became of an undo goes away after as long, unless a newer one replaced it.
+    Effect::new(move |_| {
+        let version = action.version().get();
+        if version > 0 {
+            set_timeout(
+                move || {
+                    if action.version().try_get_untracked() == Some(version) {
+                        let _ = action.value().try_set(None);
+                    }
+                },
+                OFFER,
+            );
+        }
+    });
     let outcome = move || match action.value().get() {
         Some(Ok(m)) => Some(view! { <span class="ok">{m}</span> }.into_any()),
         Some(Err(e)) => Some(view! { <span class="error">{e.to_string()}</span> }.into_any()),

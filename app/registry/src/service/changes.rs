@@ -54,11 +54,12 @@ pub enum Expected {
 pub struct TagChangeOutcome {
     pub tag: String,
     pub error: Option<Error>,
-    /// For an applied delete, move or restore: the change that takes it back — a restore to the
-    /// digest the tag had (the history keeps it for the namespace's time machine window), or a
-    /// delete when the tag had no alive row — expecting the tag as this change left it.
+    /// For an applied delete, move or restore: the changes that take it back, in order — a
+    /// restore to the digest the tag had (the history keeps it for the namespace's time machine
+    /// window), expecting the tag as this change left it, then the expiration the tag had; or a
+    /// delete when the tag had no alive row. Empty for other changes.
     #[serde(default)]
-    pub undo: Option<TagChangeRequest>,
+    pub undo: Vec<TagChangeRequest>,
 }
 
 /// A batch's outcome: whether its changes are stored, and one result per change, in order.
@@ -120,7 +121,7 @@ impl Registry {
                 tx.commit().await?;
             } else {
                 // Rolled back: nothing to take back.
-                results.iter_mut().for_each(|r| r.undo = None);
+                results.iter_mut().for_each(|r| r.undo.clear());
             }
             return Ok(BatchOutcome { applied, results });
         }
@@ -137,13 +138,7 @@ impl Registry {
     }
 
     /// One change in its own transaction, with its undo.
-    async fn change_alone(
-        &self,
-        caller: &Caller,
-        path: &RepoPath,
-        tag: &TagName,
-        c: &TagChangeRequest,
-    ) -> Result<Option<TagChangeRequest>> {
+    async fn change_alone(&self, caller: &Caller, path: &RepoPath, tag: &TagName, c: &TagChangeRequest) -> Result<Vec<TagChangeRequest>> {
         let Locked { mut tx, repo, now } = self.lock(caller, path, Role::Write).await?;
         let undo = self.change_in(&mut *tx, caller, &repo, tag, &c.change, c.expect.as_ref(), now).await?;
         tx.commit().await?;
@@ -162,7 +157,7 @@ impl Registry {
         change: &TagChange,
         expect: Option<&Expected>,
         now: Millis,
-    ) -> Result<Option<TagChangeRequest>> {
+    ) -> Result<Vec<TagChangeRequest>> {
         let retargets = matches!(change, TagChange::Delete | TagChange::Move(_) | TagChange::Restore(_));
         let before = match retargets || expect.is_some() {
             true => Some(tx.alive_tag(repo.id, tag.as_str(), now).await?),
@@ -186,25 +181,33 @@ impl Registry {
             TagChange::Delete => self.delete_in(tx, caller, repo, tag, now).await?,
         };
         if !retargets {
-            return Ok(None);
+            return Ok(Vec::new());
         }
         let left = match change {
             TagChange::Move(d) | TagChange::Restore(d) => Expected::Digest(Digest::parse(d)?.to_string()),
             _ => Expected::Absent,
         };
-        let back = match before.flatten() {
-            Some(t) => TagChange::Restore(t.manifest_digest.to_string()),
-            None => TagChange::Delete,
-        };
-        Ok(Some(TagChangeRequest { tag: tag.to_string(), change: back, expect: Some(left) }))
+        let guarded = |change| TagChangeRequest { tag: tag.to_string(), change, expect: Some(left.clone()) };
+        Ok(match before.flatten() {
+            Some(t) => {
+                let mut undo = vec![guarded(TagChange::Restore(t.manifest_digest.to_string()))];
+                // A restore starts a row with no end: the expiration comes back too (whole
+                // seconds, rounded up so it never ends sooner).
+                if let (true, Some(end)) = (t.expiring, t.lifetime_end_ms) {
+                    undo.push(TagChangeRequest::new(tag.as_str(), TagChange::Expiration(Some((end + 999) / 1000))));
+                }
+                undo
+            }
+            None => vec![guarded(TagChange::Delete)],
+        })
     }
 }
 
 /// A change's result; a storage failure ends the whole batch (nothing more can be trusted).
-fn outcome(c: &TagChangeRequest, result: Result<Option<TagChangeRequest>>) -> Result<TagChangeOutcome> {
+fn outcome(c: &TagChangeRequest, result: Result<Vec<TagChangeRequest>>) -> Result<TagChangeOutcome> {
     match result {
         Err(Error::Storage) => Err(Error::Storage),
         Ok(undo) => Ok(TagChangeOutcome { tag: c.tag.clone(), error: None, undo }),
-        Err(e) => Ok(TagChangeOutcome { tag: c.tag.clone(), error: Some(e), undo: None }),
+        Err(e) => Ok(TagChangeOutcome { tag: c.tag.clone(), error: Some(e), undo: Vec::new() }),
     }
 }
