@@ -9,7 +9,7 @@ export PATH="$HOME/.cargo/bin:$PATH"
 step() { printf '\n== %s\n' "$*"; }
 
 # Debian packages for the tests: Chromium (browser tests), PostgreSQL 15 (contract tests),
-# skopeo and umoci (real registry clients).
+# skopeo and umoci (real registry clients), brotli (the UI's download size, printed).
 need_apt=()
 if [ "$what" = test ]; then
   [ -x /usr/lib/chromium/chromium ] || need_apt+=(chromium)
@@ -17,6 +17,7 @@ if [ "$what" = test ]; then
   command -v skopeo >/dev/null || need_apt+=(skopeo)
   command -v umoci >/dev/null || need_apt+=(umoci)
   command -v curl >/dev/null || need_apt+=(curl)
+  command -v brotli >/dev/null || need_apt+=(brotli)
 fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   step "apt-get install ${need_apt[*]}"

@@ -33,6 +33,7 @@ cargo test --workspace --locked 2>&1 | tee "$logs/cargo.log"
 
 printf '\n== cargo leptos build --release\n'
 cargo leptos build --release
+bash benches/bundle.sh
 
 printf '\n== end-to-end tests in Chromium (release build)\n'
 (cd end2end && npx playwright test) 2>&1 | tee "$logs/e2e.log"

@@ -17,4 +17,4 @@ for f in quayside.wasm quayside.js quayside.css; do
   total=$((total + br))
   printf '%-16s %10d %10d\n' "$f" "$raw" "$br"
 done
-printf '%-16s %10s %10d  (budget %d: %.2fx)\n' total '' "$total" "$BUDGET" "$(echo "$total / $BUDGET" | bc -l)"
+awk -v t="$total" -v b="$BUDGET" 'BEGIN { printf "%-16s %10s %10d  (budget %d: %.2fx)\n", "total", "", t, b, t / b }'

@@ -18,7 +18,14 @@ cargo build -q --release --example seed_history --no-default-features --features
 seed=target/release/examples/seed_history
 work=$(mktemp -d /tmp/quayside-history.XXXXXX)
 server=
-cleanup() { [ -n "$server" ] && kill "$server" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"; }
+dbs=()
+cleanup() {
+  [ -n "$server" ] && kill "$server" 2>/dev/null
+  wait 2>/dev/null || true
+  rm -rf "$work"
+  # The PostgreSQL databases go too (a million rows each).
+  for db in "${dbs[@]}"; do psql -q "${QUAYSIDE_TEST_POSTGRES_URL}/postgres" -c "DROP DATABASE IF EXISTS $db" || true; done
+}
 trap cleanup EXIT
 base=http://127.0.0.1:$PORT
 page=/repository/bench/history/history
@@ -36,6 +43,7 @@ for rows in "$ROWS_SMALL" "$ROWS_LARGE"; do
   if [ "$BACKEND" = postgres ]; then
     db="history_bench_${rows}_$$"
     psql -q "${QUAYSIDE_TEST_POSTGRES_URL}/postgres" -c "CREATE DATABASE $db"
+    dbs+=("$db")
     url="${QUAYSIDE_TEST_POSTGRES_URL}/$db"
   else
     url="sqlite://$data/quayside.db?mode=rwc"
