@@ -391,12 +391,17 @@ impl Store for SqlStore {
             Some(NameFilter::Eq(s)) => (None, Some(s.clone())),
             None => (None, None),
         };
+        // The page's ids first, from the tag rows alone (for the default order, from the index
+        // `tag_repo_start_cover` alone: OFFSET skips index entries), then their columns.
+        let manifest = if q.order == TagOrder::Size { "JOIN manifest m ON m.id = t.manifest_id" } else { "" };
         let sql = format!(
-            "SELECT {TAG_COLUMNS} {TAG_FROM} WHERE t.repository_id = $1 AND NOT t.hidden \
+            "SELECT {TAG_COLUMNS} FROM (SELECT t.id FROM tag t {manifest} WHERE t.repository_id = $1 AND NOT t.hidden \
              AND (NOT $3 OR t.lifetime_end_ms IS NULL OR t.lifetime_end_ms > $2) \
              AND ($4 IS NULL OR t.name = $4) AND ($5 IS NULL OR LOWER(t.name) LIKE $5 ESCAPE '\\') AND ($6 IS NULL OR t.name = $6) \
              AND ($9 IS NULL OR (t.lifetime_start_ms <= $9 AND (t.lifetime_end_ms IS NULL OR t.lifetime_end_ms > $9))) \
-             ORDER BY {order}, t.id DESC LIMIT $7 OFFSET $8"
+             ORDER BY {order}, t.id DESC LIMIT $7 OFFSET $8) p \
+             JOIN tag t ON t.id = p.id JOIN manifest m ON m.id = t.manifest_id \
+             ORDER BY {order}, t.id DESC"
         );
         let rows = sqlx::query(&sql)
             .bind(repository_id)
