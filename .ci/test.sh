@@ -23,9 +23,10 @@ leaks=$(cargo tree -p registry --target wasm32-unknown-unknown -e normal --prefi
 if [ -n "$leaks" ]; then echo "the registry crate depends on: $leaks"; exit 1; fi
 echo "ok: neither app (hydrate) nor registry depends on sqlx or tokio"
 
-printf '\n== cargo fmt --check, cargo clippy -D warnings\n'
+printf '\n== cargo fmt --check, cargo clippy -D warnings (server, and the island for wasm)\n'
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy -p app --lib --target wasm32-unknown-unknown --no-default-features --features hydrate --locked -- -D warnings
 
 printf '\n== cargo test --workspace (SQLite and PostgreSQL)\n'
 logs=$(mktemp -d /tmp/quayside-test-logs.XXXXXX)

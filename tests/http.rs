@@ -106,6 +106,10 @@ async fn repositories_page_is_rendered_on_the_server() {
         }
         assert!(html.contains("/pkg/quayside.js"), "hydration script is linked");
         assert!(html.contains("data-hydrated=\"false\""), "the hydration marker starts false");
+        // Islands: the browser hydrates the one island, not the page, so the page's data is not
+        // sent a second time for hydration.
+        assert_eq!(html.matches("<leptos-island data-component=\"Enhance").count(), 1, "{uri}: one island");
+        assert!(html.contains("__RESOLVED_RESOURCES=[]"), "{uri}: no page data serialized for the browser");
     }
     let (_, filtered) = get_as(&router, "/repository/?q=ALP", cookie).await;
     assert!(filtered.contains("<strong>alpine</strong>") && !filtered.contains("<strong>web</strong>"));
@@ -493,6 +497,7 @@ async fn the_tag_page_changes_labels_expiration_and_immutability_without_javascr
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_pages_are_http_404() {
+    let _pages = support::serial_pages().await;
     let (router, _dir) = app().await;
     let (status, html) = get(&router, "/no/such/page").await;
     assert_eq!(status, StatusCode::NOT_FOUND);

@@ -216,8 +216,8 @@ pub async fn list_tags(
 }
 
 /// Restores a tag to a manifest (SPEC §2.5), then returns to `back` with a message. A form post
-/// without JavaScript follows that redirect; with JavaScript the router navigates in place and the
-/// page offers the returned [`Undo`] for a few seconds.
+/// without JavaScript follows that redirect; with JavaScript the island swaps that page in and
+/// offers the returned [`Undo`] for a few seconds.
 #[server(prefix = "/rpc", endpoint = "restore_tag")]
 pub async fn restore_tag(repository: String, tag: String, digest: String, back: String) -> Result<Option<Undo>, AppError> {
     let (registry, caller) = server::context().await?;

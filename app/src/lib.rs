@@ -1,7 +1,10 @@
-//! Quayside's web UI: rendered on the server, hydrated in the browser.
+//! Quayside's web UI: rendered on the server, hydrated in the browser as islands.
 //!
 //! Built twice by cargo-leptos: with `ssr` into the server binary and with `hydrate` into wasm.
-//! Server functions (in [`api`]) are the only way the UI reaches the registry service.
+//! The pages are server components, complete without JavaScript; the browser hydrates one island,
+//! [`components::enhance::Enhance`], which makes every page interactive (so the wasm carries none
+//! of the pages). Server functions (in [`api`]) are the only way the UI reaches the registry
+//! service.
 
 pub mod api;
 pub mod components;
@@ -30,7 +33,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
-                <HydrationScripts options />
+                <HydrationScripts options islands=true />
                 <MetaTags />
             </head>
             <body>
@@ -46,7 +49,6 @@ pub fn App() -> impl IntoView {
     view! {
         <Stylesheet id="quayside" href="/pkg/quayside.css" />
         <Title formatter=|t: String| if t.is_empty() { "Quayside".to_owned() } else { format!("{t} · Quayside") } />
-        <components::keys::Shortcuts />
         <Router>
             <header class="topbar">
                 <a href="/" class="brand">"Quayside"</a>
@@ -68,6 +70,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/api/docs") view=ApiDocsPage ssr=SsrMode::Async />
                 </Routes>
             </main>
+            <components::enhance::Enhance />
         </Router>
     }
 }
@@ -76,9 +79,7 @@ pub fn App() -> impl IntoView {
 #[component]
 fn Account() -> impl IntoView {
     let sign_out = ServerAction::<api::SignOut>::new();
-    // Asked again after every navigation: a sign-in or sign-out ends in one.
-    let location = leptos_router::hooks::use_location();
-    let me = Resource::new(move || (sign_out.version().get(), location.pathname.get(), location.search.get()), |_| api::who_am_i());
+    let me = Resource::new(|| (), |_| api::who_am_i());
     view! {
         <div class="account">
             <Suspense fallback=|| ()>
@@ -86,7 +87,7 @@ fn Account() -> impl IntoView {
                     match me.await {
                         Ok(api::Viewer { name: Some(name), superuser }) => view! {
                             <span class="who">{name}{superuser.then_some(" (superuser)")}</span>
-                            <leptos::form::ActionForm action=sign_out attr:class="inline">
+                            <leptos::form::ActionForm action=sign_out attr:class="inline" attr:data-navigate="">
                                 <button type="submit" class="link">"Sign out"</button>
                             </leptos::form::ActionForm>
                         }
@@ -99,10 +100,10 @@ fn Account() -> impl IntoView {
     }
 }
 
-/// The wasm entry point: hydrates the server-rendered page.
+/// The wasm entry point: hydrates the page's islands.
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(App);
+    leptos::mount::hydrate_islands();
 }

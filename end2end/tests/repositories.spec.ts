@@ -14,7 +14,7 @@ test.describe("with JavaScript", () => {
     page.on("pageerror", (e) => errors.push(e.message));
     await page.goto("/");
     await expect(rows(page)).toHaveCount(3);
-    // Only the wasm sets this: the Effect that flips it never runs on the server.
+    // Only the island sets this, in the browser: the server always renders "false".
     await expect(page.locator("[data-hydrated]")).toHaveAttribute("data-hydrated", "true");
     expect(errors).toEqual([]);
   });

@@ -1,10 +1,9 @@
 pub mod audit;
 pub mod copy;
+pub mod enhance;
+pub mod flash;
 pub mod format;
-pub mod keys;
-pub mod live;
 pub mod pager;
 pub mod refusal;
 pub mod time;
-pub mod undo;
 pub mod url;

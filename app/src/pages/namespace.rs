@@ -6,17 +6,16 @@ use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::components::audit::{AuditLog, AuditScope};
+use crate::components::flash::Flash;
 
 #[component]
 pub fn NamespaceActivityPage() -> impl IntoView {
     let params = use_params_map();
     let query = use_query_map();
     let namespace = Memo::new(move |_| params.read().get("ns").unwrap_or_default());
-    let hydrated = RwSignal::new(false);
-    Effect::new(move |_| hydrated.set(true));
     view! {
         <Title text=move || format!("Activity in {}", namespace.get()) />
-        <section class="page" data-hydrated=move || hydrated.get().to_string()>
+        <section class="page" data-hydrated="false">
             <nav class="crumbs" aria-label="Breadcrumb">
                 <a href="/repository/">"Repositories"</a>
                 " / "
@@ -25,7 +24,7 @@ pub fn NamespaceActivityPage() -> impl IntoView {
             <header class="page-head">
                 <h1>"Activity in " {move || namespace.get()}</h1>
             </header>
-            {move || query.read().get("msg").map(|m| view! { <p class="flash ok" role="status">{m}</p> })}
+            <Flash ok=query.read_untracked().get("msg") />
             <AuditLog scope=Signal::derive(move || AuditScope::Namespace(namespace.get())) />
         </section>
     }

@@ -3,10 +3,10 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::Form;
-use leptos_router::hooks::{use_navigate, use_query_map};
-use leptos_router::NavigateOptions;
+use leptos_router::hooks::use_query_map;
 
 use crate::api::{list_repositories, RepositoryList};
+use crate::components::flash::Flash;
 use crate::components::pager::Pager;
 use crate::components::time::Time;
 use crate::components::url;
@@ -21,27 +21,16 @@ pub fn RepositoriesPage() -> impl IntoView {
     let query = use_query_map();
     let filter = Memo::new(move |_| query.read().get("q").unwrap_or_default());
     let page = Memo::new(move |_| query.read().get("page").and_then(|p| p.parse::<u32>().ok()).unwrap_or(1).max(1));
-    // A message means something changed (a sign-in or sign-out): fetch again.
-    let message = Memo::new(move |_| query.read().get("msg"));
-    let repos = Resource::new(move || (filter.get(), page.get(), message.get()), |(f, p, _)| list_repositories(Some(f), Some(p)));
-
-    // Effects run only in the browser: this attribute says the page is hydrated and interactive.
-    let hydrated = RwSignal::new(false);
-    Effect::new(move |_| hydrated.set(true));
-
-    let navigate = use_navigate();
-    let on_input = move |ev: leptos::ev::Event| {
-        let value = event_target_value(&ev);
-        navigate(&list_href(value.trim(), 1), NavigateOptions { replace: true, scroll: false, ..Default::default() });
-    };
+    let repos = Resource::new(move || (filter.get(), page.get()), |(f, p)| list_repositories(Some(f), Some(p)));
 
     view! {
         <Title text="Repositories" />
-        <section class="page" data-hydrated=move || hydrated.get().to_string()>
+        // The island marks the page interactive (`true`) once it is.
+        <section class="page" data-hydrated="false">
             <header class="page-head">
                 <h1>"Repositories"</h1>
             </header>
-            {move || message.get().map(|m| view! { <p class="flash ok" role="status">{m}</p> })}
+            <Flash ok=query.read_untracked().get("msg") />
             <Form method="GET" action="/repository/" attr:class="filter" attr:role="search">
                 <label for="repo-filter" class="visually-hidden">"Filter repositories"</label>
                 <input
@@ -50,8 +39,8 @@ pub fn RepositoriesPage() -> impl IntoView {
                     name="q"
                     placeholder="Filter by namespace or name"
                     autocomplete="off"
-                    prop:value=move || filter.get()
-                    on:input=on_input
+                    value=move || filter.get()
+                    data-as-you-type=""
                 />
                 <button type="submit">"Filter"</button>
             </Form>

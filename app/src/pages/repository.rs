@@ -10,15 +10,14 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use registry::rules::{HistoryEvent, HistoryEventKind};
 use registry::{HistoryRow, TagView};
 
-use crate::api::{list_tags, BulkTags, RestoreTag, TagList, Undo, UndoTags, BULK_ACTIONS};
+use crate::api::{list_tags, BulkTags, RestoreTag, TagList, BULK_ACTIONS};
 use crate::components::audit::{AuditLog, AuditScope};
 use crate::components::copy::CopyButton;
+use crate::components::flash::Flash;
 use crate::components::format;
-use crate::components::live;
 use crate::components::pager::Pager;
 use crate::components::refusal::Refusal;
 use crate::components::time::Time;
-use crate::components::undo::UndoBar;
 use crate::components::url;
 
 /// Which view of the repository a path names: `ns/repo[/…]` or `ns/repo[/…]/history`.
@@ -120,51 +119,27 @@ fn TagsView() -> impl IntoView {
     let sort = Memo::new(move |_| query.read().get("sort").unwrap_or_default());
     // History only: one tag's history.
     let one_tag = Memo::new(move |_| query.read().get("tag").unwrap_or_default());
+    // Without JavaScript a refused post comes back here with its error (read by the actions).
     let restore = ServerAction::<RestoreTag>::new();
     let bulk = ServerAction::<BulkTags>::new();
-    // With JavaScript, a delete or restore just made can be taken back for a few seconds.
-    let undo = ServerAction::<UndoTags>::new();
-    let offer = RwSignal::new(None::<Undo>);
-    Effect::new(move |_| {
-        if let Some(Ok(Some(u))) = restore.value().get() {
-            offer.set(Some(u));
-        }
-    });
-    Effect::new(move |_| {
-        if let Some(Ok(Some(u))) = bulk.value().get() {
-            offer.set(Some(u));
-        }
-    });
-    // Refetched after every completed change here and every change announced by the server
-    // (with JavaScript; without it the page reloads).
-    let changes = RwSignal::new(0u32);
-    live::follow(move || target.get().0, changes);
     let tags = Resource::new(
-        move || {
-            let versions = (restore.version().get(), bulk.version().get(), undo.version().get(), changes.get());
-            (target.get(), (filter.get(), sort.get(), one_tag.get()), page.get(), at.get(), versions)
-        },
-        |((repo, history), (f, s, t), p, at, _)| list_tags(repo, history, Some(f), Some(p), Some(at), Some(s), Some(t)),
+        move || (target.get(), (filter.get(), sort.get(), one_tag.get()), page.get(), at.get()),
+        |((repo, history), (f, s, t), p, at)| list_tags(repo, history, Some(f), Some(p), Some(at), Some(s), Some(t)),
     );
-    let message = Memo::new(move |_| query.read().get("msg"));
-    let error = move || {
-        let bulk_error = bulk.value().get().and_then(Result::err);
-        bulk_error.or_else(|| restore.value().get().and_then(Result::err)).map(|e| e.to_string())
-    };
+    let message = query.read_untracked().get("msg");
+    let error = bulk.value().get_untracked().or_else(|| restore.value().get_untracked()).and_then(Result::err).map(|e| e.to_string());
     let back = url::use_back();
-    let hydrated = RwSignal::new(false);
-    Effect::new(move |_| hydrated.set(true));
 
     let base = move || format!("/repository/{}", target.get().0);
+    // With JavaScript the page follows the repository's changes (the island swaps it in again).
+    let events = move || format!("/events/repository/{}", target.get().0);
     view! {
-        <section class="page" data-hydrated=move || hydrated.get().to_string()>
+        <section class="page" data-hydrated="false" data-events=events>
             <RepositoryHead
                 repository=Signal::derive(move || target.get().0)
                 tab=Signal::derive(move || if target.get().1 { Tab::History } else { Tab::Tags })
             />
-            {move || message.get().map(|m| view! { <p class="flash ok" role="status">{m}</p> })}
-            {move || error().map(|e| view! { <p class="flash error" role="alert">{e}</p> })}
-            <UndoBar offer action=undo />
+            <Flash ok=message error />
             {move || (target.get().1 && !one_tag.get().is_empty()).then(|| view! {
                 <p class="scope-link" id="one-tag">
                     "The history of tag " <strong>{one_tag.get()}</strong> ". "
@@ -173,7 +148,7 @@ fn TagsView() -> impl IntoView {
             })}
             <Form method="GET" action=move || format!("{}{}", base(), if target.get().1 { "/history" } else { "" }) attr:class="filter" attr:role="search">
                 <label for="tag-filter" class="visually-hidden">"Filter tags"</label>
-                <input id="tag-filter" type="search" name="filter" placeholder="Filter tags by name" autocomplete="off" prop:value=move || filter.get() />
+                <input id="tag-filter" type="search" name="filter" placeholder="Filter tags by name" autocomplete="off" value=move || filter.get() />
                 <label for="tag-sort">"Sort"</label>
                 <select id="tag-sort" name="sort">
                     {SORTS.iter().map(|(value, label)| view! { <option value=*value selected=move || sort.get() == *value>{*label}</option> }).collect_view()}
@@ -185,8 +160,7 @@ fn TagsView() -> impl IntoView {
                 })}
                 <button type="submit">"Filter"</button>
             </Form>
-            // A transition: the current table stays while a refetch (a live change) loads.
-            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     let (_, history) = target.get_untracked();
                     match tags.await {
@@ -202,7 +176,7 @@ fn TagsView() -> impl IntoView {
                         Err(e) => view! { <Refusal error=e back=back.get_untracked() /> }.into_any(),
                     }
                 })}
-            </Transition>
+            </Suspense>
         </section>
     }
 }
@@ -277,7 +251,7 @@ fn TagTable(
                 <input type="hidden" name="back" value=back.clone() />
                 <label for="bulk-action">"With the selected tags:"</label>
                 <select id="bulk-action" name="action">{options}</select>
-                <button type="submit" disabled=move || bulk.pending().get()>"Apply"</button>
+                <button type="submit">"Apply"</button>
                 <span class="muted">"All or nothing: if one tag refuses, none changes."</span>
             </ActionForm>
         })}
@@ -395,8 +369,7 @@ fn TagRow(
                             <input type="hidden" name="tag" value=t.name.clone() />
                             <input type="hidden" name="digest" value=t.manifest_digest.to_string() />
                             <input type="hidden" name="back" value=back.clone() />
-                            <button type="submit" class="secondary" disabled=move || restore.pending().get()
-                                title=format!("Point {} at {} again", t.name, t.manifest_digest.short())>"Restore"</button>
+                            <button type="submit" class="secondary" title=format!("Point {} at {} again", t.name, t.manifest_digest.short())>"Restore"</button>
                         </ActionForm>
                     })}
                 </td>
@@ -460,7 +433,7 @@ fn EventRow(e: HistoryEvent, immutable: bool, size: String, ctx: EventContext) -
                     <input type="hidden" name="tag" value=tag />
                     <input type="hidden" name="digest" value=to.to_string() />
                     <input type="hidden" name="back" value=back />
-                    <button type="submit" class="secondary" disabled=move || restore.pending().get() title=title>"Restore"</button>
+                    <button type="submit" class="secondary" title=title>"Restore"</button>
                 </ActionForm>
             }
             .into_any()
@@ -499,12 +472,10 @@ fn ActivityView() -> impl IntoView {
         activity_repository(&format!("{}/{}", p.get("ns").unwrap_or_default(), p.get("rest").unwrap_or_default())).unwrap_or_default()
     });
     let namespace = move || repository.get().split('/').next().unwrap_or_default().to_owned();
-    let hydrated = RwSignal::new(false);
-    Effect::new(move |_| hydrated.set(true));
     view! {
-        <section class="page" data-hydrated=move || hydrated.get().to_string()>
+        <section class="page" data-hydrated="false">
             <RepositoryHead repository=repository tab=Tab::Activity />
-            {move || query.read().get("msg").map(|m| view! { <p class="flash ok" role="status">{m}</p> })}
+            <Flash ok=query.read_untracked().get("msg") />
             <p class="scope-link">
                 <a href=move || format!("/namespace/{}/logs", namespace())>"Activity in every repository of " {namespace}</a>
             </p>

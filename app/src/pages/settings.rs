@@ -1,19 +1,20 @@
 //! `/repository/{ns}/{repo}/settings`: what a repository admin changes — visibility, state,
 //! user permissions, tag immutability policies (with the tags a pattern would mark shown before
 //! saving) and the namespace's time machine window. Every form posts and comes back with a
-//! message without JavaScript; with it, the page updates in place.
+//! message without JavaScript; with it, the island sends it and the page updates in place, and the
+//! preview follows the pattern as it is typed.
 
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_router::components::Form;
-use leptos_router::hooks::{use_location, use_navigate, use_params_map, use_query_map};
-use leptos_router::NavigateOptions;
+use leptos_router::hooks::{use_location, use_params_map, use_query_map};
 use registry::{RepoState, Role, Visibility};
 
 use crate::api::{
     policy_preview, repository_settings, AddPolicy, DeletePolicy, Grant, Revoke, SetRepositoryState, SetTimeMachine, SetVisibility,
     SettingsData,
 };
+use crate::components::flash::Flash;
 use crate::components::refusal::Refusal;
 use crate::components::url;
 use crate::pages::repository::{RepositoryHead, Tab};
@@ -38,13 +39,13 @@ pub fn SettingsView() -> impl IntoView {
         let p = params.read();
         settings_repository(&format!("{}/{}", p.get("ns").unwrap_or_default(), p.get("rest").unwrap_or_default())).unwrap_or_default()
     });
-    let message = Memo::new(move |_| query.read().get("msg"));
     let pattern = Memo::new(move |_| query.read().get("pattern").unwrap_or_default());
     let inverse = Memo::new(move |_| query.read().get("matches").as_deref() == Some("others"));
     let scope = Memo::new(move |_| query.read().get("scope").unwrap_or_default());
     // The policy being changed (its Edit link), or none: a new one.
     let editing = Memo::new(move |_| query.read().get("edit").unwrap_or_default());
 
+    // Without JavaScript a refused post comes back here with its error (read by the actions).
     let visibility = ServerAction::<SetVisibility>::new();
     let state = ServerAction::<SetRepositoryState>::new();
     let grant = ServerAction::<Grant>::new();
@@ -52,21 +53,10 @@ pub fn SettingsView() -> impl IntoView {
     let add_policy = ServerAction::<AddPolicy>::new();
     let delete_policy = ServerAction::<DeletePolicy>::new();
     let time_machine = ServerAction::<SetTimeMachine>::new();
-    let versions = move || {
-        (
-            visibility.version().get(),
-            state.version().get(),
-            grant.version().get(),
-            revoke.version().get(),
-            add_policy.version().get(),
-            delete_policy.version().get(),
-            time_machine.version().get(),
-        )
-    };
-    let settings = Resource::new(move || (repository.get(), message.get(), versions()), |(r, _, _)| repository_settings(r));
+    let settings = Resource::new(move || repository.get(), repository_settings);
     let preview = Resource::new(
-        move || (repository.get(), pattern.get(), inverse.get(), scope.get(), add_policy.version().get()),
-        |(r, p, inv, scope, _)| async move {
+        move || (repository.get(), pattern.get(), inverse.get(), scope.get()),
+        |(r, p, inv, scope)| async move {
             if p.is_empty() {
                 Ok(None)
             } else {
@@ -74,43 +64,19 @@ pub fn SettingsView() -> impl IntoView {
             }
         },
     );
-    // The latest error of any form, in words.
-    let error = move || {
-        [
-            visibility.value().get().and_then(Result::err),
-            state.value().get().and_then(Result::err),
-            grant.value().get().and_then(Result::err),
-            revoke.value().get().and_then(Result::err),
-            add_policy.value().get().and_then(Result::err),
-            delete_policy.value().get().and_then(Result::err),
-            time_machine.value().get().and_then(Result::err),
-        ]
-        .into_iter()
-        .flatten()
-        .next()
-        .map(|e| e.to_string())
-    };
+    // The error of a refused form, in words.
+    let error =
+        [visibility.value(), state.value(), grant.value(), revoke.value(), add_policy.value(), delete_policy.value(), time_machine.value()]
+            .into_iter()
+            .find_map(|v| v.get_untracked().and_then(Result::err))
+            .map(|e| e.to_string());
     let location = use_location();
     let back = Memo::new(move |_| location.pathname.get());
-    let hydrated = RwSignal::new(false);
-    Effect::new(move |_| hydrated.set(true));
-    let navigate = use_navigate();
-    // With JavaScript the preview follows the pattern as it is typed.
-    let on_pattern = move |ev: leptos::ev::Event| {
-        let value = event_target_value(&ev);
-        let matches = if inverse.get_untracked() { "others".to_owned() } else { String::new() };
-        let href = url::with_query(
-            &back.get_untracked(),
-            &[("edit", editing.get_untracked()), ("pattern", value), ("matches", matches), ("scope", scope.get_untracked())],
-        );
-        navigate(&href, NavigateOptions { replace: true, scroll: false, ..Default::default() });
-    };
 
     view! {
-        <section class="page settings" data-hydrated=move || hydrated.get().to_string()>
+        <section class="page settings" data-hydrated="false">
             <RepositoryHead repository=repository tab=Tab::Settings />
-            {move || message.get().map(|m| view! { <p class="flash ok" role="status">{m}</p> })}
-            {move || error().map(|e| view! { <p class="flash error" role="alert">{e}</p> })}
+            <Flash ok=query.read_untracked().get("msg") error />
             <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match settings.await {
@@ -267,7 +233,7 @@ pub fn SettingsView() -> impl IntoView {
                 <Form method="GET" action=move || back.get() attr:class="row" attr:id="policy-preview">
                     {move || (!editing.get().is_empty()).then(|| view! { <input type="hidden" name="edit" value=editing.get() /> })}
                     <label for="policy-pattern">"Pattern"</label>
-                    <input id="policy-pattern" name="pattern" required autocomplete="off" placeholder="v[0-9]+\\..*" value=move || pattern.get() on:input=on_pattern />
+                    <input id="policy-pattern" name="pattern" required autocomplete="off" placeholder="v[0-9]+\\..*" value=move || pattern.get() data-as-you-type="" />
                     <label for="policy-matches">"Lock"</label>
                     <select id="policy-matches" name="matches">
                         <option value="" selected=move || !inverse.get()>"matching tags"</option>

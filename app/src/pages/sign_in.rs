@@ -6,27 +6,28 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::SignIn;
+use crate::components::flash::Flash;
 
 #[component]
 pub fn SignInPage() -> impl IntoView {
     let query = use_query_map();
     let next = Memo::new(move |_| query.read().get("next").unwrap_or_default());
     let sign_in = ServerAction::<SignIn>::new();
-    let error = move || sign_in.value().get().and_then(Result::err).map(|e| e.to_string());
-    let hydrated = RwSignal::new(false);
-    Effect::new(move |_| hydrated.set(true));
+    // Without JavaScript a refused sign-in comes back here with its error.
+    let error = sign_in.value().get_untracked().and_then(Result::err).map(|e| e.to_string());
     view! {
         <Title text="Sign in" />
-        <section class="page narrow" data-hydrated=move || hydrated.get().to_string()>
+        <section class="page narrow" data-hydrated="false">
             <h1>"Sign in"</h1>
-            {move || error().map(|e| view! { <p class="flash error" role="alert" id="signin-error">{e}</p> })}
-            <ActionForm action=sign_in attr:class="stacked">
+            <Flash error />
+            // Signed in, the whole page changes (the account corner too): it loads in full.
+            <ActionForm action=sign_in attr:class="stacked" attr:data-navigate="">
                 <label for="username">"Username"</label>
                 <input id="username" name="username" autocomplete="username" required />
                 <label for="password">"Password"</label>
                 <input id="password" name="password" type="password" autocomplete="current-password" required />
                 <input type="hidden" name="next" value=move || next.get() />
-                <button type="submit" disabled=move || sign_in.pending().get()>"Sign in"</button>
+                <button type="submit">"Sign in"</button>
             </ActionForm>
         </section>
     }

@@ -2,7 +2,7 @@
 //! config, platforms of an index, the raw JSON), pull commands, labels with an add form and
 //! delete for `api` labels, the expiration form (presets, a date and time in UTC, clear), the
 //! immutability toggle and delete. Every form posts and comes back with a message or the error in
-//! words without JavaScript; with it, the page updates in place.
+//! words without JavaScript; with it, the island sends it and the page updates in place.
 
 use leptos::form::ActionForm;
 use leptos::prelude::*;
@@ -11,9 +11,11 @@ use registry::{LabelSource, Role};
 
 use crate::api::{tag_details, AddLabel, DeleteLabel, DeleteTag, SetExpiration, SetImmutable, TagPageData};
 use crate::components::copy::CopyButton;
+use crate::components::flash::Flash;
 use crate::components::format;
 use crate::components::refusal::Refusal;
 use crate::components::time::Time;
+use crate::error::AppError;
 use crate::pages::repository::{RepositoryHead, Tab};
 
 /// `(repository, tag)` of a `…/tag/{tag}` path.
@@ -34,30 +36,22 @@ pub fn TagView() -> impl IntoView {
         let p = params.read();
         tag_path(&format!("{}/{}", p.get("ns").unwrap_or_default(), p.get("rest").unwrap_or_default())).unwrap_or_default()
     });
-    let message = Memo::new(move |_| query.read().get("msg"));
+    // Without JavaScript a refused post comes back here with its error (read by the actions).
     let add_label = ServerAction::<AddLabel>::new();
     let delete_label = ServerAction::<DeleteLabel>::new();
     let expiration = ServerAction::<SetExpiration>::new();
     let immutable = ServerAction::<SetImmutable>::new();
     let delete_tag = ServerAction::<DeleteTag>::new();
-    let versions = move || (add_label.version().get(), delete_label.version().get(), expiration.version().get(), immutable.version().get());
-    let details = Resource::new(move || (target.get(), message.get(), versions()), |((r, t), _, _)| tag_details(r, t));
-    let label_error = move || add_label.value().get().and_then(Result::err).map(|e| e.to_string());
-    let expiration_error = move || expiration.value().get().and_then(Result::err).map(|e| e.to_string());
-    let other_error = move || {
-        [delete_label.value().get(), immutable.value().get(), delete_tag.value().get()]
-            .into_iter()
-            .flatten()
-            .find_map(Result::err)
-            .map(|e| e.to_string())
-    };
+    let details = Resource::new(move || target.get(), |(r, t)| tag_details(r, t));
+    let error_of = |e: Option<Result<(), AppError>>| e.and_then(Result::err).map(|e| e.to_string());
+    let label_error = error_of(add_label.value().get_untracked());
+    let expiration_error = error_of(expiration.value().get_untracked());
+    let other_error = [delete_label.value(), immutable.value(), delete_tag.value()].into_iter().find_map(|v| error_of(v.get_untracked()));
     let location = use_location();
     let back = Memo::new(move |_| location.pathname.get());
-    let hydrated = RwSignal::new(false);
-    Effect::new(move |_| hydrated.set(true));
 
     view! {
-        <section class="page tag-page" data-hydrated=move || hydrated.get().to_string()>
+        <section class="page tag-page" data-hydrated="false">
             <RepositoryHead repository=Signal::derive(move || target.get().0) tab=Tab::Tags />
             <h2 class="tag-title">"Tag " <code>{move || target.get().1}</code></h2>
             <p class="scope-link">
@@ -66,10 +60,11 @@ pub fn TagView() -> impl IntoView {
                     crate::components::url::with_query(&format!("/repository/{repository}/history"), &[("tag", tag)])
                 }>"The history of this tag"</a>
             </p>
-            {move || message.get().map(|m| view! { <p class="flash ok" role="status">{m}</p> })}
-            {move || other_error().map(|e| view! { <p class="flash error" role="alert">{e}</p> })}
+            <Flash ok=query.read_untracked().get("msg") error=other_error />
             <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                {move || Suspend::new(async move {
+                {move || {
+                let (label_error, expiration_error) = (label_error.clone(), expiration_error.clone());
+                Suspend::new(async move {
                     let d = match details.await {
                         Ok(d) => d,
                         Err(e) => return view! { <Refusal error=e back=back.get_untracked() /> }.into_any(),
@@ -166,7 +161,7 @@ pub fn TagView() -> impl IntoView {
                             <tbody>{label_rows}</tbody>
                         </table>
                         {can_write.then(|| view! {
-                            <ActionForm action=add_label attr:class="row" attr:id="add-label">
+                            <ActionForm action=add_label attr:class="row" attr:id="add-label" attr:data-error="label-error">
                                 <input type="hidden" name="repository" value=r1 />
                                 <input type="hidden" name="digest" value=digest.clone() />
                                 <input type="hidden" name="back" value=b1 />
@@ -180,14 +175,14 @@ pub fn TagView() -> impl IntoView {
                                     <option value="text/plain">"text/plain"</option>
                                     <option value="application/json">"application/json"</option>
                                 </select>
-                                <button type="submit" disabled=move || add_label.pending().get()>"Add label"</button>
+                                <button type="submit">"Add label"</button>
                             </ActionForm>
                             <p id="label-error" class="field-error" role="alert">{label_error}</p>
                         })}
 
                         {can_write.then(|| view! {
                             <h3>"Expiration"</h3>
-                            <ActionForm action=expiration attr:class="row" attr:id="expiration">
+                            <ActionForm action=expiration attr:class="row" attr:id="expiration" attr:data-error="expiration-error">
                                 <input type="hidden" name="repository" value=r2 />
                                 <input type="hidden" name="tag" value=tag1 />
                                 <input type="hidden" name="back" value=b2 />
@@ -231,7 +226,7 @@ pub fn TagView() -> impl IntoView {
                         <p><a href=format!("/repository/{repository}/history?filter={}", crate::components::url::encode(&tag4))>"History of this tag"</a></p>
                     }
                     .into_any()
-                })}
+                })}}
             </Suspense>
         </section>
     }
