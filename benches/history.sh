@@ -3,7 +3,10 @@
 # ROWS_LARGE (1,000,000) history rows, seeded in bulk through the storage layer
 # (`examples/seed_history.rs`), then the page's first page (and a deep one) measured two ways:
 #   - one client, REQUESTS sequential requests: the server time per page, median and p99;
-#   - wrk with CONNS (16) connections for SECONDS_EACH: requests/s, p50, p99 (queueing included).
+#   - wrk with CONNS (16) connections for SECONDS_EACH: requests/s, p50, p99 (queueing included),
+#     errors (non-2xx answers and socket errors); once on page 1 (after the first request the
+#     server's page cache answers it), once with each request a different page, 1 to 1,000 in
+#     turn (`benches/pages.lua`: at 1M rows every request misses that cache; 1k rows have 20).
 # Prints the figures and the 1M/1k ratios in one run. Backend: SQLite in the data dir (default)
 # or BACKEND=postgres with QUAYSIDE_TEST_POSTGRES_URL (a server URL; a database is created).
 # Needs a release build (`cargo leptos build --release`), wrk and curl.
@@ -36,6 +39,16 @@ sequential() {
     sort -n | awk '{ t[NR] = $1 * 1000 } END { printf "%.2f %.2f", t[int(NR * 0.5 + 0.5)], t[int(NR * 0.99 + 0.5)] }'
 }
 
+# wrk on a page: "requests/s p50 p99 errors", errors counting non-2xx answers and socket errors.
+load() {
+  local out
+  out=$(wrk -t2 -c"$CONNS" -d"${SECONDS_EACH}s" --latency "$@")
+  awk '/Requests\/sec/ { rps = $2 } $1 == "50%" { p50 = $2 } $1 == "99%" { p99 = $2 }
+       /Non-2xx/ { errors += $NF }
+       /Socket errors/ { for (i = 4; i <= NF; i += 2) { sub(",", "", $i); errors += $i } }
+       END { printf "%s %s %s %d", rps, p50, p99, errors }' <<<"$out"
+}
+
 declare -A figures
 for rows in "$ROWS_SMALL" "$ROWS_LARGE"; do
   data=$work/data-$rows
@@ -61,19 +74,16 @@ for rows in "$ROWS_SMALL" "$ROWS_LARGE"; do
   deep=$(( rows / 50 / 2 ))
   read -r s50 s99 <<<"$(sequential "$page")"
   read -r d50 d99 <<<"$(sequential "$page?page=$deep")"
-  out=$(wrk -t2 -c"$CONNS" -d"${SECONDS_EACH}s" --latency "$base$page")
-  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
-  w50=$(awk '$1 == "50%" {print $2}' <<<"$out")
-  w99=$(awk '$1 == "99%" {print $2}' <<<"$out")
-  errors=$(awk '/Non-2xx/ {print $NF}' <<<"$out")
-  figures[$rows]="$s50 $s99 $d50 $d99 $rps $w50 $w99 ${errors:-0} $deep"
+  figures[$rows]="$s50 $s99 $d50 $d99 $(load "$base$page") $(PAGES=$(( rows / 50 < 1000 ? rows / 50 : 1000 )) load -s benches/pages.lua "$base$page") $deep"
   kill "$server"; wait "$server" 2>/dev/null || true; server=
 done
 
-printf '\n%-10s %-34s %-34s %s\n' "rows" "page 1, one client: median / p99" "page N/2, one client: median / p99" "page 1, wrk -c$CONNS: req/s, p50, p99, errors"
+printf '\n%-9s %-22s %-30s %-38s %s\n' "rows" "page 1, one client:" "page N/2, one client:" "page 1, wrk -c$CONNS:" "pages 1 to 1000 (or 20), wrk -c$CONNS:"
+printf '%-9s %-22s %-30s %-38s %s\n' "" "median / p99" "median / p99" "req/s, p50, p99, errors" "req/s, p50, p99, errors"
 for rows in "$ROWS_SMALL" "$ROWS_LARGE"; do
-  read -r s50 s99 d50 d99 rps w50 w99 errors deep <<<"${figures[$rows]}"
-  printf '%-10s %-34s %-34s %s\n' "$rows" "$s50 ms / $s99 ms" "$d50 ms / $d99 ms (page $deep)" "$rps, $w50, $w99, $errors"
+  read -r s50 s99 d50 d99 rps w50 w99 errors mrps m50 m99 merrors deep <<<"${figures[$rows]}"
+  printf '%-9s %-22s %-30s %-38s %s\n' "$rows" "$s50 / $s99 ms" "$d50 / $d99 ms (page $deep)" "$rps, $w50, $w99, $errors" \
+    "$mrps, $m50, $m99, $merrors"
 done
 read -r small50 _ <<<"${figures[$ROWS_SMALL]}"
 read -r large50 _ <<<"${figures[$ROWS_LARGE]}"

@@ -164,7 +164,8 @@ impl SqlStore {
 
 // ---- row mapping ---------------------------------------------------------------------------
 
-const REPO_COLUMNS: &str = "r.id, r.namespace_id, n.name AS ns, r.name, r.visibility, r.state, r.description, r.tag_version";
+const REPO_COLUMNS: &str =
+    "r.id, r.namespace_id, n.name AS ns, r.name, r.visibility, r.state, r.description, r.tag_version, n.time_machine_s";
 
 fn repository_from(row: &AnyRow) -> Result<Repository> {
     let ns: String = row.try_get("ns").map_err(db_err)?;
@@ -179,6 +180,7 @@ fn repository_from(row: &AnyRow) -> Result<Repository> {
         state: RepoState::parse(&state).ok_or_else(|| corrupt("state"))?,
         description: row.try_get("description").map_err(db_err)?,
         tag_version: row.try_get("tag_version").map_err(db_err)?,
+        time_machine_s: row.try_get("time_machine_s").map_err(db_err)?,
     })
 }
 
@@ -257,11 +259,14 @@ fn policy_from(row: &AnyRow) -> Result<ImmutabilityPolicy> {
     })
 }
 
-/// A boolean column: PostgreSQL `BOOLEAN`, SQLite 0/1 `INTEGER`.
+/// A boolean column: PostgreSQL `BOOLEAN`, SQLite 0/1 `INTEGER` (told apart by the value's type,
+/// not by a failed decode: that would format an error for every row).
 fn flag(row: &AnyRow, column: &str) -> Result<bool> {
-    match row.try_get::<bool, _>(column) {
-        Ok(b) => Ok(b),
-        Err(_) => row.try_get::<i64, _>(column).map(|v| v != 0).map_err(db_err),
+    use sqlx::ValueRef as _;
+    let is_bool = row.try_get_raw(column).map_err(db_err)?.type_info().kind() == sqlx::any::AnyTypeInfoKind::Bool;
+    match is_bool {
+        true => row.try_get::<bool, _>(column).map_err(db_err),
+        false => row.try_get::<i64, _>(column).map(|v| v != 0).map_err(db_err),
     }
 }
 
@@ -845,7 +850,10 @@ impl Tx for SqlTx {
         description: &str,
         now: Millis,
     ) -> Result<Repository> {
-        let row = sqlx::query("INSERT INTO repository (namespace_id, name, visibility, state, description, created_ms) VALUES ($1, $2, $3, 'normal', $4, $5) RETURNING id")
+        let row = sqlx::query(
+            "INSERT INTO repository (namespace_id, name, visibility, state, description, created_ms) VALUES ($1, $2, $3, 'normal', $4, $5) \
+             RETURNING id, (SELECT time_machine_s FROM namespace WHERE id = $1) AS time_machine_s",
+        )
             .bind(namespace_id)
             .bind(path.name.as_str())
             .bind(visibility.as_str())
@@ -862,6 +870,7 @@ impl Tx for SqlTx {
             state: RepoState::Normal,
             description: description.to_owned(),
             tag_version: 0,
+            time_machine_s: row.try_get("time_machine_s").map_err(db_err)?,
         })
     }
 

@@ -67,6 +67,7 @@ contract!(
     policies_can_be_changed,
     history_as_of_a_time,
     history_reads_as_events,
+    history_pages_follow_every_change,
     changes_report_their_undo,
     tag_listing_orders,
     namespace_policies_cover_every_repository,
@@ -1206,6 +1207,54 @@ async fn history_as_of_a_time(b: Backend) {
 /// The store's links (a row's predecessor and successor) read the same events as the reference
 /// reading of the whole history; expire and delete are told apart; one tag's history, and a page of
 /// two, reads the same.
+async fn history_pages_follow_every_change(b: Backend) {
+    // The History page is cached per repository version (its rows do not change with the clock):
+    // every change, made here or by another instance sharing the database, and every end that
+    // passes must show, exactly as an uncached reading of the rows says.
+    let f = fixture(b).await;
+    let other = Registry::new(Arc::new(f.store.clone()), f.clock.clone(), Default::default());
+    let params = HistoryParams { limit: Some(3), ..Default::default() };
+    let page_one = || {
+        let (reg, repo, p) = (f.reg.clone(), f.repo.clone(), params.clone());
+        async move { reg.tag_listing(&Caller::system(), &repo, &p).await.unwrap().rows }
+    };
+    // The reference: a reading by a new instance (its cache empty), checked itself against the
+    // rows' reference events in `history_reads_as_events`.
+    let check = |page: Page<HistoryRow>, step: &'static str| {
+        let (store, clock, repo, p) = (f.store.clone(), f.clock.clone(), f.repo.clone(), params.clone());
+        async move {
+            let fresh = Registry::new(Arc::new(store), clock, Default::default());
+            let uncached = fresh.tag_listing(&Caller::system(), &repo, &p).await.unwrap().rows;
+            assert_eq!(page, uncached, "{step}");
+        }
+    };
+    let a = f.push("latest", "a", &[]).await.unwrap();
+    check(page_one().await, "a push").await;
+    check(page_one().await, "the same page again (served from the cache)").await;
+    f.advance(1000);
+    f.push("latest", "b", &[]).await.unwrap();
+    check(page_one().await, "a move").await;
+    f.advance(1000);
+    // Another instance: only the database tells this one.
+    other.restore_tag(&f.admin, &f.repo, &tag("latest"), &a.digest).await.unwrap();
+    check(page_one().await, "a restore by another instance").await;
+    other.set_immutable(&f.admin, &f.repo, &tag("latest"), true).await.unwrap();
+    let page = page_one().await;
+    assert!(page.items[0].view.tag.immutable, "a lock by another instance shows");
+    check(page, "a lock").await;
+    other.set_immutable(&f.admin, &f.repo, &tag("latest"), false).await.unwrap();
+    f.push("beta", "c", &[]).await.unwrap();
+    other.set_expiration(&f.admin, &f.repo, &tag("beta"), Some((f.now() + HOUR_MS) / 1000)).await.unwrap();
+    check(page_one().await, "an expiration set").await;
+    // No write at all: the clock passes the end, and the page shows the expiry.
+    f.advance(2 * HOUR_MS);
+    let page = page_one().await;
+    assert!(page.items[0].events.iter().any(|e| e.kind == registry::rules::HistoryEventKind::Expire), "{:?}", page.items[0]);
+    check(page, "an expiry with no write").await;
+    other.delete_tag(&f.admin, &f.repo, &tag("latest")).await.unwrap();
+    check(page_one().await, "a delete by another instance").await;
+}
+
 async fn history_reads_as_events(b: Backend) {
     use registry::rules::{history_events, HistoryEventKind as K};
     let f = fixture(b).await;

@@ -109,11 +109,28 @@ pub struct Viewer {
     pub superuser: bool,
 }
 
+impl Viewer {
+    #[cfg(feature = "ssr")]
+    fn of(caller: &registry::Caller) -> Self {
+        let account = caller.principal.account();
+        Self { name: account.map(|a| a.name.clone()), superuser: account.is_some_and(|a| a.superuser) }
+    }
+
+    /// The viewer of the page being rendered (the caller the server resolved for this request);
+    /// anonymous outside a request.
+    #[cfg(feature = "ssr")]
+    pub fn current() -> Self {
+        match use_context::<http::request::Parts>().as_ref().and_then(|p| p.extensions.get::<registry::Caller>()) {
+            Some(caller) => Self::of(caller),
+            None => Self { name: None, superuser: false },
+        }
+    }
+}
+
 #[server(prefix = "/rpc", endpoint = "me", input = GetUrl)]
 pub async fn who_am_i() -> Result<Viewer, AppError> {
     let (_, caller) = server::context().await?;
-    let account = caller.principal.account();
-    Ok(Viewer { name: account.map(|a| a.name.clone()), superuser: account.is_some_and(|a| a.superuser) })
+    Ok(Viewer::of(&caller))
 }
 
 /// Signs in: checks the password (throttled per account and address), starts a new session id
@@ -197,21 +214,14 @@ pub async fn list_tags(
         as_of,
         order: registry::TagOrder::parse(sort.as_deref().unwrap_or_default())?,
     };
-    let page = if history && as_of.is_none() {
-        registry.tag_events(&caller, &path, &params).await?
-    } else {
-        let page = registry.tag_history(&caller, &path, &params).await?;
-        let items = page.items.into_iter().map(|view| registry::HistoryRow { view, events: Vec::new() }).collect();
-        Page { items, page: page.page, has_additional: page.has_additional }
-    };
+    let registry::TagListing { rows: page, role, time_machine_s } = registry.tag_listing(&caller, &path, &params).await?;
     let indexes: Vec<_> =
         page.items.iter().map(|r| &r.view).filter(|v| !history && v.is_manifest_list).map(|v| v.tag.manifest_digest.clone()).collect();
     let platforms = match indexes.is_empty() {
         true => Default::default(),
         false => registry.platforms_of(&caller, &path, &indexes).await?.into_iter().map(|(d, p)| (d.to_string(), p)).collect(),
     };
-    let can_write = registry.my_role(&caller, &path).await?.is_some_and(|r| r >= registry::Role::Write);
-    let time_machine_s = registry.time_machine_of(&caller, &path).await?;
+    let can_write = role.is_some_and(|r| r >= registry::Role::Write);
     Ok(TagList { repository: path.to_string(), can_write, page, now_ms: registry.now_ms(), time_machine_s, as_of_ms: as_of, platforms })
 }
 

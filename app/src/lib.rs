@@ -79,25 +79,22 @@ pub fn App() -> impl IntoView {
 #[component]
 fn Account() -> impl IntoView {
     let sign_out = ServerAction::<api::SignOut>::new();
-    let me = Resource::new(|| (), |_| api::who_am_i());
-    view! {
-        <div class="account">
-            <Suspense fallback=|| ()>
-                {move || Suspend::new(async move {
-                    match me.await {
-                        Ok(api::Viewer { name: Some(name), superuser }) => view! {
-                            <span class="who">{name}{superuser.then_some(" (superuser)")}</span>
-                            <leptos::form::ActionForm action=sign_out attr:class="inline" attr:data-navigate="">
-                                <button type="submit" class="link">"Sign out"</button>
-                            </leptos::form::ActionForm>
-                        }
-                        .into_any(),
-                        _ => view! { <a href="/signin">"Sign in"</a> }.into_any(),
-                    }
-                })}
-            </Suspense>
-        </div>
-    }
+    // Pages are rendered on the server only: who is signed in is the request's caller.
+    #[cfg(feature = "ssr")]
+    let viewer = api::Viewer::current();
+    #[cfg(not(feature = "ssr"))]
+    let viewer = api::Viewer { name: None, superuser: false };
+    let corner = match viewer {
+        api::Viewer { name: Some(name), superuser } => view! {
+            <span class="who">{name}{superuser.then_some(" (superuser)")}</span>
+            <leptos::form::ActionForm action=sign_out attr:class="inline" attr:data-navigate="">
+                <button type="submit" class="link">"Sign out"</button>
+            </leptos::form::ActionForm>
+        }
+        .into_any(),
+        _ => view! { <a href="/signin">"Sign in"</a> }.into_any(),
+    };
+    view! { <div class="account">{corner}</div> }
 }
 
 /// The wasm entry point: hydrates the page's islands.

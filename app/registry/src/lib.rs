@@ -23,6 +23,6 @@ pub use model::*;
 pub use names::{Digest, LabelKey, NameError, NamespaceName, RepoPath, RepositoryName, TagName};
 pub use service::{
     AuditParams, BatchOutcome, BlobFiles, BlobHealth, Caller, Clock, Config, Expected, FixedClock, FsckReport, GcOptions, GcReport,
-    HistoryParams, ManifestRef, NoBlobFiles, Registry, SystemClock, TagChange, TagChangeOutcome, TagChangeRequest, MAX_BATCH,
+    HistoryParams, ManifestRef, NoBlobFiles, Registry, SystemClock, TagChange, TagChangeOutcome, TagChangeRequest, TagListing, MAX_BATCH,
 };
 pub use store::TagOrder;

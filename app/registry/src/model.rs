@@ -81,6 +81,8 @@ pub struct Repository {
     pub description: String,
     /// Changes whenever a tag row of the repository changes (for caching listings).
     pub tag_version: i64,
+    /// Its namespace's time machine window in seconds (SPEC §1), read with the repository.
+    pub time_machine_s: i64,
 }
 
 /// A row of the repository list: the repository and what the list page shows about it.

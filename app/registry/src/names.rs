@@ -222,7 +222,9 @@ impl Digest {
     /// `sha256:0123456789ab`: the algorithm and the first 12 hex digits, for display.
     pub fn short(&self) -> String {
         let hex = self.hex();
-        format!("{}:{}", &self.0[..self.0.len() - hex.len() - 1], &hex[..12.min(hex.len())])
+        // The algorithm and its colon, then at most 12 digits (ASCII: a valid digest's hex part).
+        let end = self.0.len() - hex.len() + 12.min(hex.len());
+        self.0[..end].to_owned()
     }
 }
 

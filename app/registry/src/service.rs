@@ -210,6 +210,7 @@ pub struct Registry {
     clock: Arc<dyn Clock>,
     config: Arc<Config>,
     tag_lists: Arc<TagListCache>,
+    histories: Arc<HistoryCache>,
     pub(crate) secrets: Arc<dyn Secrets>,
     pub(crate) throttle: Arc<Throttle>,
     blob_files: Arc<dyn BlobFiles>,
@@ -250,6 +251,50 @@ impl TagListCache {
     }
 }
 
+/// Recent pages of repositories' tag history: the rows and their neighbours' verdict, as read.
+/// Unlike the active tags, a history page does not change with the clock (which ends have passed
+/// is read from the rows at each request), only with the rows: an entry holds while the
+/// repository's `tag_version` is unchanged, so it is exact across instances sharing one database.
+#[derive(Default)]
+struct HistoryCache(std::sync::Mutex<std::collections::HashMap<(i64, HistoryQuery), CachedHistory>>);
+
+struct CachedHistory {
+    version: i64,
+    rows: Arc<HistoryRows>,
+}
+
+/// A page of history rows with each row's links (see [`rules::RowLinks`]).
+type HistoryRows = (Page<TagView>, Vec<rules::RowLinks>);
+
+impl HistoryCache {
+    const MAX_ENTRIES: usize = 256;
+
+    fn get(&self, key: &(i64, HistoryQuery), version: i64) -> Option<Arc<HistoryRows>> {
+        let map = self.0.lock().ok()?;
+        map.get(key).filter(|hit| hit.version == version).map(|hit| hit.rows.clone())
+    }
+
+    fn put(&self, key: (i64, HistoryQuery), entry: CachedHistory) {
+        if let Ok(mut map) = self.0.lock() {
+            if map.len() >= Self::MAX_ENTRIES {
+                map.clear();
+            }
+            map.insert(key, entry);
+        }
+    }
+}
+
+/// What the UI's Tags and History pages show (see [`Registry::tag_listing`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TagListing {
+    /// The rows; in the history (not "as of") each with its events, else with none.
+    pub rows: Page<HistoryRow>,
+    /// The caller's role on the repository (at least read).
+    pub role: Option<Role>,
+    /// How long ended rows stay restorable (the namespace's time machine window).
+    pub time_machine_s: i64,
+}
+
 /// A repository resolved for a write: the transaction holds its lock.
 struct Locked {
     tx: Box<dyn Tx>,
@@ -264,6 +309,7 @@ impl Registry {
             clock,
             config: Arc::new(config),
             tag_lists: Default::default(),
+            histories: Default::default(),
             secrets: Arc::new(NoSecrets),
             throttle: Default::default(),
             blob_files: Arc::new(NoBlobFiles),
@@ -314,13 +360,7 @@ impl Registry {
     }
 
     async fn authorize(&self, caller: &Caller, repo: &Repository, needed: Role) -> Result<()> {
-        match self.role(caller, repo).await? {
-            Some(r) if r >= needed => Ok(()),
-            // A private repository is not revealed to someone who cannot read it.
-            None => Err(refused(caller)),
-            Some(_) if caller.principal == Principal::Anonymous => Err(Error::Unauthorized),
-            Some(_) => Err(Error::Forbidden(format!("You need {} permission on {}", needed.as_str(), repo.path))),
-        }
+        permit(caller, repo, self.role(caller, repo).await?, needed)
     }
 
     /// The caller's role on a namespace (for what it holds: its repositories, settings, new
@@ -535,15 +575,11 @@ impl Registry {
     /// The tag history (SPEC §2.2), newest first, with filters and paging.
     pub async fn tag_history(&self, caller: &Caller, path: &RepoPath, p: &HistoryParams) -> Result<Page<TagView>> {
         let repo = self.readable(caller, path).await?;
-        let q = HistoryQuery {
-            only_active: p.only_active,
-            specific_tag: p.specific_tag.clone().filter(|s| !s.is_empty()),
-            name_filter: parse_name_filter(p.filter.as_deref())?,
-            page: p.page.unwrap_or(1).clamp(1, u32::MAX as i64) as u32,
-            limit: p.limit.unwrap_or(50).clamp(1, 100) as u32,
-            as_of: p.as_of,
-            order: p.order,
-        };
+        self.history_rows(&repo, &history_query(p)?).await
+    }
+
+    /// A page of the repository's tag rows (see [`Registry::tag_history`]).
+    async fn history_rows(&self, repo: &Repository, q: &HistoryQuery) -> Result<Page<TagView>> {
         let now = self.clock.now_ms();
         if q.order == TagOrder::Name && q.only_active {
             // Natural order (v1.2 before v1.10) over every alive tag, then the page.
@@ -557,26 +593,65 @@ impl Registry {
                 return Ok(Page { items, page: q.page, has_additional });
             }
         }
-        self.store.tag_history(repo.id, &q, now).await
+        self.store.tag_history(repo.id, q, now).await
     }
 
     /// A page of the tag history (as [`Registry::tag_history`]) read as events: each row with its
     /// neighbours' verdict (SPEC §2.6), from one more read of the page's rows.
     pub async fn tag_events(&self, caller: &Caller, path: &RepoPath, p: &HistoryParams) -> Result<Page<HistoryRow>> {
-        let page = self.tag_history(caller, path, p).await?;
-        let Some(repository_id) = page.items.first().map(|v| v.tag.repository_id) else {
-            return Ok(Page { items: Vec::new(), page: page.page, has_additional: page.has_additional });
+        let repo = self.readable(caller, path).await?;
+        self.history_events(&repo, &history_query(p)?).await
+    }
+
+    /// The events of a page of rows (see [`Registry::tag_events`]). Every row of the history
+    /// (not only the active ones) keeps its page until a tag row changes: such pages are served
+    /// from [`HistoryCache`].
+    async fn history_events(&self, repo: &Repository, q: &HistoryQuery) -> Result<Page<HistoryRow>> {
+        let key = (repo.id, q.clone());
+        let cached = if q.only_active { None } else { self.histories.get(&key, repo.tag_version) };
+        let rows = match cached {
+            Some(rows) => rows,
+            None => {
+                // Read after the version: a change in between is cached under the older version
+                // and so never served once the newer version is seen.
+                let page = self.history_rows(repo, q).await?;
+                let ids: Vec<i64> = page.items.iter().map(|v| v.tag.id).collect();
+                let links = self.store.history_links(repo.id, &ids).await?;
+                let rows = Arc::new((page, links));
+                if !q.only_active {
+                    self.histories.put(key, CachedHistory { version: repo.tag_version, rows: rows.clone() });
+                }
+                rows
+            }
         };
-        let ids: Vec<i64> = page.items.iter().map(|v| v.tag.id).collect();
-        let links = self.store.history_links(repository_id, &ids).await?;
+        let (page, links) = &*rows;
         let now = self.clock.now_ms();
         let items = page
             .items
-            .into_iter()
+            .iter()
             .zip(links)
-            .map(|(view, links)| HistoryRow { events: rules::row_events(&view.tag, &links, now), view })
+            .map(|(view, links)| HistoryRow { events: rules::row_events(&view.tag, links, now), view: view.clone() })
             .collect();
         Ok(Page { items, page: page.page, has_additional: page.has_additional })
+    }
+
+    /// What the UI's Tags page (`history == false`: the active tags) and History page show: a
+    /// page of rows — in the history read as events, unless as of an instant (then the rows alive
+    /// then) — with the caller's role and the namespace's time machine window, from one read of
+    /// the repository.
+    pub async fn tag_listing(&self, caller: &Caller, path: &RepoPath, p: &HistoryParams) -> Result<TagListing> {
+        let Some(repo) = self.store.repository(path).await? else { return Err(self.missing(caller, path).await) };
+        let role = self.role(caller, &repo).await?;
+        permit(caller, &repo, role, Role::Read)?;
+        let q = history_query(p)?;
+        let rows = if !q.only_active && q.as_of.is_none() {
+            self.history_events(&repo, &q).await?
+        } else {
+            let page = self.history_rows(&repo, &q).await?;
+            let items = page.items.into_iter().map(|view| HistoryRow { view, events: Vec::new() }).collect();
+            Page { items, page: page.page, has_additional: page.has_additional }
+        };
+        Ok(TagListing { rows, role, time_machine_s: repo.time_machine_s })
     }
 
     /// The platforms of an index (see [`rules::index_children`]), each with its manifest's size.
@@ -1105,9 +1180,7 @@ impl Registry {
     /// How long ended tag rows of the repository stay restorable (its namespace's window), for
     /// anyone who may read the repository.
     pub async fn time_machine_of(&self, caller: &Caller, path: &RepoPath) -> Result<i64> {
-        self.readable(caller, path).await?;
-        let ns = self.store.namespace_by_name(&path.namespace).await?;
-        Ok(ns.map_or(DEFAULT_TIME_MACHINE_S, |n| n.time_machine_s))
+        Ok(self.readable(caller, path).await?.time_machine_s)
     }
 
     /// A namespace with its settings (namespace admins).
@@ -1345,6 +1418,31 @@ pub fn parse_name_filter(filter: Option<&str>) -> Result<Option<NameFilter>> {
         "eq" => Some(NameFilter::Eq(arg.to_owned())),
         _ => None,
     })
+}
+
+/// The store's query for these listing parameters (the name filter parsed, page and limit
+/// bounded).
+fn history_query(p: &HistoryParams) -> Result<HistoryQuery> {
+    Ok(HistoryQuery {
+        only_active: p.only_active,
+        specific_tag: p.specific_tag.clone().filter(|s| !s.is_empty()),
+        name_filter: parse_name_filter(p.filter.as_deref())?,
+        page: p.page.unwrap_or(1).clamp(1, u32::MAX as i64) as u32,
+        limit: p.limit.unwrap_or(50).clamp(1, 100) as u32,
+        as_of: p.as_of,
+        order: p.order,
+    })
+}
+
+/// Whether `role` (the caller's on `repo`) is enough for `needed`, as the refusal to give if not.
+fn permit(caller: &Caller, repo: &Repository, role: Option<Role>, needed: Role) -> Result<()> {
+    match role {
+        Some(r) if r >= needed => Ok(()),
+        // A private repository is not revealed to someone who cannot read it.
+        None => Err(refused(caller)),
+        Some(_) if caller.principal == Principal::Anonymous => Err(Error::Unauthorized),
+        Some(_) => Err(Error::Forbidden(format!("You need {} permission on {}", needed.as_str(), repo.path))),
+    }
 }
 
 /// The refusal for a repository the caller may not see: sign in (401) or not allowed (403).

@@ -13,7 +13,7 @@ use crate::names::{Digest, NamespaceName, RepoPath};
 use crate::rules::RowLinks;
 
 /// Filters of the tag history listing (SPEC §2.2).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct HistoryQuery {
     pub only_active: bool,
     /// Exact tag name (`specificTag`).
@@ -54,7 +54,7 @@ impl TagEnd {
 }
 
 /// The order of a tag listing.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum TagOrder {
     /// Most recently started first (the history's order).
     #[default]
@@ -80,7 +80,7 @@ impl TagOrder {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum NameFilter {
     /// Case-insensitive substring.
     Like(String),

@@ -14,7 +14,8 @@ pub fn NamespaceActivityPage() -> impl IntoView {
     let query = use_query_map();
     let namespace = Memo::new(move |_| params.read().get("ns").unwrap_or_default());
     view! {
-        <Title text=move || format!("Activity in {}", namespace.get()) />
+        // A plain string: the head is written after the page, when this view may be gone.
+        <Title text=format!("Activity in {}", namespace.get_untracked()) />
         <section class="page" data-hydrated="false">
             <nav class="crumbs" aria-label="Breadcrumb">
                 <a href="/repository/">"Repositories"</a>

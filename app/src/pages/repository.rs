@@ -86,7 +86,8 @@ pub fn RepositoryHead(#[prop(into)] repository: Signal<String>, #[prop(into)] ta
     let base = move || format!("/repository/{}", repository.get());
     let current = move |t: Tab| move || (tab.get() == t || (t == Tab::Tags && tab.get() == Tab::Tag)).then_some("page");
     view! {
-        <Title text=move || repository.get() />
+        // A plain string: the head is written after the page, when this view may be gone.
+        <Title text=repository.get_untracked() />
         <nav class="crumbs" aria-label="Breadcrumb">
             <a href="/repository/">"Repositories"</a>
             " / "
@@ -211,6 +212,15 @@ fn TagTable(
     let selectable = !history && can_write;
     // The history (not "as of") reads as events, one table row each.
     let events = history && as_of_ms.is_none();
+    let ctx = EventContext {
+        now_ms,
+        time_machine_s,
+        can_write,
+        history: format!("/repository/{repository}/history"),
+        repository: repository.clone(),
+        back: back.clone(),
+        restore,
+    };
     let rows = page
         .items
         .into_iter()
@@ -218,14 +228,8 @@ fn TagTable(
         .map(|(row, HistoryRow { view: v, events: happened })| {
             if events {
                 let size = size_of(&v);
-                happened
-                    .into_iter()
-                    .map(|e| {
-                        let ctx = EventContext { now_ms, time_machine_s, can_write, repository: repository.clone(), back: back.clone(), restore };
-                        view! { <EventRow e immutable=v.tag.immutable && v.tag.is_alive(now_ms) size=size.clone() ctx /> }
-                    })
-                    .collect_view()
-                    .into_any()
+                let locked = v.tag.immutable && v.tag.is_alive(now_ms);
+                happened.into_iter().map(|e| event_row(e, locked, &size, &ctx)).collect_view().into_any()
             } else {
                 let platforms = platforms.get(&v.tag.manifest_digest.to_string()).cloned().unwrap_or_default();
                 view! { <TagRow v platforms row now_ms time_machine_s history can_write selectable repository=repository.clone() restore back=back.clone() /> }
@@ -389,11 +393,12 @@ fn size_of(v: &TagView) -> String {
 }
 
 /// What every event row of a history page shares.
-#[derive(Clone)]
 struct EventContext {
     now_ms: i64,
     time_machine_s: i64,
     can_write: bool,
+    /// The repository's history page.
+    history: String,
     repository: String,
     back: String,
     restore: ServerAction<RestoreTag>,
@@ -401,21 +406,20 @@ struct EventContext {
 
 /// One event of the history (SPEC §2.6): the tag (a link to its own history), what happened, the
 /// manifest, when; and Restore where SPEC allows one (a delete or expire: back to the lost digest;
-/// a move or revert: back to the previous one) while the time machine still holds it.
-#[component]
-fn EventRow(e: HistoryEvent, immutable: bool, size: String, ctx: EventContext) -> impl IntoView {
-    let EventContext { now_ms, time_machine_s, can_write, repository, back, restore } = ctx;
+/// a move or revert: back to the previous one) while the time machine still holds it. A plain
+/// function, not a component: a page has a hundred of these.
+fn event_row(e: HistoryEvent, locked: bool, size: &str, ctx: &EventContext) -> impl IntoView {
+    let EventContext { now_ms, time_machine_s, can_write, .. } = *ctx;
     let until = e.at_ms.saturating_add(time_machine_s.saturating_mul(1000));
     let in_window = until > now_ms;
     let kind = match e.kind {
-        HistoryEventKind::Create => "create",
-        HistoryEventKind::Move => "move",
-        HistoryEventKind::Revert => "revert",
-        HistoryEventKind::Delete => "delete",
-        HistoryEventKind::Expire => "expire",
+        HistoryEventKind::Create => "event create",
+        HistoryEventKind::Move => "event move",
+        HistoryEventKind::Revert => "event revert",
+        HistoryEventKind::Delete => "event delete",
+        HistoryEventKind::Expire => "event expire",
     };
     let ended = matches!(e.kind, HistoryEventKind::Delete | HistoryEventKind::Expire);
-    let history = format!("/repository/{repository}/history");
     let action = match (e.restorable_to.clone(), in_window, can_write) {
         (None, _, _) => ().into_any(),
         (Some(_), false, _) => {
@@ -426,12 +430,12 @@ fn EventRow(e: HistoryEvent, immutable: bool, size: String, ctx: EventContext) -
         }
         (Some(to), true, true) => {
             let title = format!("Point {} at {} again (restorable until {})", e.tag, to.short(), crate::components::time::absolute(until));
-            let tag = e.tag.clone();
+            let (repository, tag, back) = (ctx.repository.clone(), e.tag.clone(), ctx.back.clone());
             view! {
-                <ActionForm action=restore attr:class="inline">
-                    <input type="hidden" name="repository" value=repository.clone() />
+                <ActionForm action=ctx.restore attr:class="inline">
+                    <input type="hidden" name="repository" value=repository />
                     <input type="hidden" name="tag" value=tag />
-                    <input type="hidden" name="digest" value=to.to_string() />
+                    <input type="hidden" name="digest" value=to.as_str().to_owned() />
                     <input type="hidden" name="back" value=back />
                     <button type="submit" class="secondary" title=title>"Restore"</button>
                 </ActionForm>
@@ -439,26 +443,28 @@ fn EventRow(e: HistoryEvent, immutable: bool, size: String, ctx: EventContext) -
             .into_any()
         }
     };
+    let digest = e.digest.as_str().to_owned();
+    let (href, size) = (url::with_query(&ctx.history, &[("tag", e.tag.clone())]), size.to_owned());
+    let copy_label = format!("Copy the manifest digest of {} ({})", e.tag, e.digest.short());
     view! {
         <tr class:ended=ended>
             <td class="tag-name">
-                <a href=url::with_query(&history, &[("tag", e.tag.clone())]) title=format!("The history of {}", e.tag)><strong>{e.tag.clone()}</strong></a>
-                {(immutable && !ended).then(|| view! { <span class="badge lock" title="Immutable: cannot be moved, deleted or pushed over">"locked"</span> })}
+                <a href=href title=format!("The history of {}", e.tag)><strong>{e.tag.clone()}</strong></a>
+                {(locked && !ended).then(|| view! { <span class="badge lock" title="Immutable: cannot be moved, deleted or pushed over">"locked"</span> })}
             </td>
             <td>
-                <span class=format!("event {kind}")>{e.kind.label()}</span>
-                {e.previous_digest.as_ref().map(|p| view! { " from " <code title=p.to_string()>{p.short()}</code> })}
+                <span class=kind>{e.kind.label()}</span>
+                {e.previous_digest.as_ref().map(|p| view! { " from " <code title=p.as_str().to_owned()>{p.short()}</code> })}
             </td>
             <td>
-                <code title=e.digest.to_string()>{e.digest.short()}</code>
-                <CopyButton text=e.digest.to_string() label=format!("Copy the manifest digest of {} ({})", e.tag, e.digest.short()) />
+                <code title=digest.clone()>{e.digest.short()}</code>
+                <CopyButton text=digest label=copy_label />
             </td>
             <td class="num">{size}</td>
             <td><Time ms=e.at_ms now_ms /></td>
             <td>{action}</td>
         </tr>
     }
-    .into_any()
 }
 
 /// `/repository/{ns}/{repo}/logs`: the repository's audit records (see [`AuditLog`]), and the way
