@@ -280,7 +280,7 @@ test.describe("tag page, with JavaScript", () => {
 });
 
 test.describe("bulk changes", () => {
-  test("select two tags and clear their expiration, lock them, fail to delete them, in place", async ({ page }) => {
+  test("select two tags and clear their expiration, lock them, fail to delete them, in place", async ({ page, request }) => {
     await signIn(page, "/repository/acme/api");
     await expect(page.locator("[data-hydrated]")).toHaveAttribute("data-hydrated", "true");
     await page.evaluate(() => ((window as any).__noReload = true));
@@ -299,8 +299,19 @@ test.describe("bulk changes", () => {
     await expect(rows.filter({ hasText: "pr-101" })).toContainText("locked");
     await expect(rows.filter({ hasText: "pr-102" })).toContainText("locked");
     await apply("Delete", ["pr-101", "pr-102"]);
-    await expect(page.getByRole("alert")).toContainText(/Nothing was changed\. pr-10[12]: Cannot delete immutable tag/);
+    const refusal = /Nothing was changed\. pr-10[12]: Cannot delete immutable tag/;
+    await expect(page.getByRole("alert")).toContainText(refusal);
     await expect(rows.filter({ hasText: "pr-102" })).toBeVisible();
+    // A tag pushed elsewhere refreshes the page in place; the refusal stays on it.
+    const auth = { Authorization: "Basic " + Buffer.from(`${ADMIN.user}:${ADMIN.password}`).toString("base64") };
+    const api = "/api/v1/repository/acme/api/tag";
+    const pr101 = await (await request.get(`${api}/?specificTag=pr-101&onlyActiveTags=true`, { headers: auth })).json();
+    const put = await request.put(`${api}/live-keep`, { headers: auth, data: { manifest_digest: pr101.tags[0].manifest_digest } });
+    expect(put.status()).toBe(201);
+    await expect(rows.filter({ hasText: "live-keep" })).toHaveCount(1, { timeout: 5_000 });
+    await expect(page.getByRole("alert")).toContainText(refusal);
+    expect((await request.delete(`${api}/live-keep`, { headers: auth })).status()).toBe(204);
+    await expect(rows.filter({ hasText: "live-keep" })).toHaveCount(0, { timeout: 5_000 });
     expect(await page.evaluate(() => (window as any).__noReload)).toBe(true);
   });
 

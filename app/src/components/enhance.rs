@@ -252,6 +252,7 @@ mod client {
         let (Some(old_main), Some(new_main)) = (one(&doc, "main"), one(&next, "main")) else { return false };
         if keep_input {
             carry_input(&old_main, &new_main);
+            carry_messages(&old_main, &new_main);
         }
         // The focused element itself moves into the new page (same id), so typing goes on.
         let focused = doc.active_element().filter(|a| !a.id().is_empty() && old_main.contains(Some(a)));
@@ -287,6 +288,32 @@ mod client {
     fn all(root: &Element, selector: &str) -> Vec<Element> {
         let Ok(list) = root.query_selector_all(selector) else { return Vec::new() };
         (0..list.length()).filter_map(|i| list.item(i)).filter_map(|n| n.dyn_into::<Element>().ok()).collect()
+    }
+
+    /// Carries the answers shown in place (a refusal at the top of the page or next to its
+    /// field: not part of any page the server renders) from `old` to `new`, so a refresh — even
+    /// one fetched before the answer came — does not take them away.
+    fn carry_messages(old: &Element, new: &Element) {
+        let shown = all(old, "[data-flash] [data-enhanced]");
+        if let (false, Some(slot)) = (shown.is_empty(), new.query_selector("[data-flash]").ok().flatten()) {
+            // As when it was shown: the one message on the page.
+            slot.set_inner_html("");
+            for p in shown {
+                let _ = slot.append_child(&p);
+            }
+        }
+        for form in all(old, "form[data-error]") {
+            let Some(id) = form.get_attribute("data-error") else { continue };
+            let selector = format!("[id=\"{id}\"]");
+            let (Some(from), Some(to)) = (old.query_selector(&selector).ok().flatten(), new.query_selector(&selector).ok().flatten())
+            else {
+                continue;
+            };
+            let text = from.text_content().unwrap_or_default();
+            if !text.is_empty() && to.text_content().unwrap_or_default().is_empty() {
+                to.set_text_content(Some(&text));
+            }
+        }
     }
 
     /// Carries what the user changed (a typed value, a ticked box, a chosen option) from the
