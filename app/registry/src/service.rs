@@ -216,73 +216,51 @@ pub struct Registry {
     blob_files: Arc<dyn BlobFiles>,
 }
 
-/// Recent `/v2` tag lists. An entry holds while the repository's `tag_version` is unchanged and
-/// no alive tag has expired since, so it is exact across instances sharing one database.
-#[derive(Default)]
-struct TagListCache(std::sync::Mutex<std::collections::HashMap<TagListKey, CachedTagList>>);
+/// Recent listings of repositories, each valid while the repository's `tag_version` is unchanged
+/// (and, for those that change with the clock, until an instant): exact across instances sharing
+/// one database. Full, it starts again empty.
+struct VersionedCache<K, V> {
+    entries: std::sync::Mutex<std::collections::HashMap<K, Versioned<V>>>,
+    max_entries: usize,
+}
 
-/// Repository id, `last`, `n`.
-type TagListKey = (i64, Option<String>, u32);
-
-#[derive(Clone)]
-struct CachedTagList {
+struct Versioned<V> {
     version: i64,
     valid_until: Option<Millis>,
-    names: Arc<Vec<String>>,
-    more: bool,
+    value: V,
 }
 
-impl TagListCache {
-    const MAX_ENTRIES: usize = 1024;
+impl<K: std::hash::Hash + Eq, V: Clone> VersionedCache<K, V> {
+    fn new(max_entries: usize) -> Self {
+        Self { entries: Default::default(), max_entries }
+    }
 
-    fn get(&self, key: &TagListKey, version: i64, now: Millis) -> Option<(Arc<Vec<String>>, bool)> {
-        let map = self.0.lock().ok()?;
+    fn get(&self, key: &K, version: i64, now: Millis) -> Option<V> {
+        let map = self.entries.lock().ok()?;
         let hit = map.get(key)?;
-        (hit.version == version && hit.valid_until.is_none_or(|t| now < t)).then(|| (hit.names.clone(), hit.more))
+        (hit.version == version && hit.valid_until.is_none_or(|t| now < t)).then(|| hit.value.clone())
     }
 
-    fn put(&self, key: TagListKey, entry: CachedTagList) {
-        if let Ok(mut map) = self.0.lock() {
-            if map.len() >= Self::MAX_ENTRIES {
+    /// Caches `value` as read at `version`. Read it after the version: a change in between is
+    /// then cached under the older version, and so never served once the newer one is seen.
+    fn put(&self, key: K, version: i64, valid_until: Option<Millis>, value: V) {
+        if let Ok(mut map) = self.entries.lock() {
+            if map.len() >= self.max_entries {
                 map.clear();
             }
-            map.insert(key, entry);
+            map.insert(key, Versioned { version, valid_until, value });
         }
     }
 }
 
-/// Recent pages of repositories' tag history: the rows and their neighbours' verdict, as read.
-/// Unlike the active tags, a history page does not change with the clock (which ends have passed
-/// is read from the rows at each request), only with the rows: an entry holds while the
-/// repository's `tag_version` is unchanged, so it is exact across instances sharing one database.
-#[derive(Default)]
-struct HistoryCache(std::sync::Mutex<std::collections::HashMap<(i64, HistoryQuery), CachedHistory>>);
+/// Recent `/v2` tag lists by (repository id, `last`, `n`): the names and whether more follow,
+/// valid until the next alive tag expires.
+type TagListCache = VersionedCache<(i64, Option<String>, u32), (Arc<Vec<String>>, bool)>;
 
-struct CachedHistory {
-    version: i64,
-    rows: Arc<HistoryRows>,
-}
-
-/// A page of history rows with each row's links (see [`rules::RowLinks`]).
-type HistoryRows = (Page<TagView>, Vec<rules::RowLinks>);
-
-impl HistoryCache {
-    const MAX_ENTRIES: usize = 256;
-
-    fn get(&self, key: &(i64, HistoryQuery), version: i64) -> Option<Arc<HistoryRows>> {
-        let map = self.0.lock().ok()?;
-        map.get(key).filter(|hit| hit.version == version).map(|hit| hit.rows.clone())
-    }
-
-    fn put(&self, key: (i64, HistoryQuery), entry: CachedHistory) {
-        if let Ok(mut map) = self.0.lock() {
-            if map.len() >= Self::MAX_ENTRIES {
-                map.clear();
-            }
-            map.insert(key, entry);
-        }
-    }
-}
+/// Recent pages of repositories' tag history by (repository id, query): the rows and each row's
+/// links (see [`rules::RowLinks`]). Unlike the active tags, such a page does not change with the
+/// clock (which ends have passed is read from the rows at each request), only with the rows.
+type HistoryCache = VersionedCache<(i64, HistoryQuery), Arc<(Page<TagView>, Vec<rules::RowLinks>)>>;
 
 /// What the UI's Tags and History pages show (see [`Registry::tag_listing`]).
 #[derive(Debug, Clone, PartialEq)]
@@ -308,8 +286,8 @@ impl Registry {
             store,
             clock,
             config: Arc::new(config),
-            tag_lists: Default::default(),
-            histories: Default::default(),
+            tag_lists: Arc::new(VersionedCache::new(1024)),
+            histories: Arc::new(VersionedCache::new(256)),
             secrets: Arc::new(NoSecrets),
             throttle: Default::default(),
             blob_files: Arc::new(NoBlobFiles),
@@ -410,9 +388,15 @@ impl Registry {
     }
 
     async fn readable(&self, caller: &Caller, path: &RepoPath) -> Result<Repository> {
+        Ok(self.readable_with_role(caller, path).await?.0)
+    }
+
+    /// As [`Registry::readable`], with the caller's role on it (at least read).
+    async fn readable_with_role(&self, caller: &Caller, path: &RepoPath) -> Result<(Repository, Option<Role>)> {
         let Some(repo) = self.store.repository(path).await? else { return Err(self.missing(caller, path).await) };
-        self.authorize(caller, &repo, Role::Read).await?;
-        Ok(repo)
+        let role = self.role(caller, &repo).await?;
+        permit(caller, &repo, role, Role::Read)?;
+        Ok((repo, role))
     }
 
     /// Opens a transaction, locks the repository and checks the caller may change it.
@@ -607,19 +591,17 @@ impl Registry {
     /// (not only the active ones) keeps its page until a tag row changes: such pages are served
     /// from [`HistoryCache`].
     async fn history_events(&self, repo: &Repository, q: &HistoryQuery) -> Result<Page<HistoryRow>> {
-        let key = (repo.id, q.clone());
-        let cached = if q.only_active { None } else { self.histories.get(&key, repo.tag_version) };
-        let rows = match cached {
+        // Only the active tags change with the clock: those pages are read each time.
+        let key = (!q.only_active).then(|| (repo.id, q.clone()));
+        let rows = match key.as_ref().and_then(|k| self.histories.get(k, repo.tag_version, 0)) {
             Some(rows) => rows,
             None => {
-                // Read after the version: a change in between is cached under the older version
-                // and so never served once the newer version is seen.
                 let page = self.history_rows(repo, q).await?;
                 let ids: Vec<i64> = page.items.iter().map(|v| v.tag.id).collect();
                 let links = self.store.history_links(repo.id, &ids).await?;
                 let rows = Arc::new((page, links));
-                if !q.only_active {
-                    self.histories.put(key, CachedHistory { version: repo.tag_version, rows: rows.clone() });
+                if let Some(key) = key {
+                    self.histories.put(key, repo.tag_version, None, rows.clone());
                 }
                 rows
             }
@@ -640,9 +622,7 @@ impl Registry {
     /// then) — with the caller's role and the namespace's time machine window, from one read of
     /// the repository.
     pub async fn tag_listing(&self, caller: &Caller, path: &RepoPath, p: &HistoryParams) -> Result<TagListing> {
-        let Some(repo) = self.store.repository(path).await? else { return Err(self.missing(caller, path).await) };
-        let role = self.role(caller, &repo).await?;
-        permit(caller, &repo, role, Role::Read)?;
+        let (repo, role) = self.readable_with_role(caller, path).await?;
         let q = history_query(p)?;
         let rows = if !q.only_active && q.as_of.is_none() {
             self.history_events(&repo, &q).await?
@@ -1317,13 +1297,11 @@ impl Registry {
         if let Some(hit) = self.tag_lists.get(&key, repo.tag_version, now) {
             return Ok(hit);
         }
-        // Read after the version: a change in between is cached under the older version and
-        // so never served once the newer version is seen.
         let (names, next_end) = self.store.tag_names(repo.id, last, n + 1, now).await?;
         let (names, more) = truncated(names, n);
-        let names = Arc::new(names);
-        self.tag_lists.put(key, CachedTagList { version: repo.tag_version, valid_until: next_end, names: names.clone(), more });
-        Ok((names, more))
+        let listing = (Arc::new(names), more);
+        self.tag_lists.put(key, repo.tag_version, next_end, listing.clone());
+        Ok(listing)
     }
 
     /// Repositories the caller may read, in name order, after `last`, at most `n` (1..=10,000),

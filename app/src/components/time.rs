@@ -9,32 +9,27 @@ use leptos::prelude::*;
 /// `2026-11-23 05:58:35 UTC`. (Written digit by digit: a history page has a couple of hundred of
 /// these, and `format` would parse its pattern at every call.)
 pub fn absolute(ms: i64) -> String {
-    match DateTime::from_timestamp_millis(ms) {
-        Some(t) => {
-            let mut s = String::with_capacity(23);
-            push_date_time(&mut s, &t, ' ');
-            s.push_str(" UTC");
-            s
-        }
-        None => "—".to_owned(),
-    }
+    let Some((mut s, _)) = date_time(ms, ' ') else { return "—".to_owned() };
+    s.push_str(" UTC");
+    s
 }
 
 /// `2026-11-23T05:58:35.120Z`: the machine-readable instant of a `<time>`.
 pub fn iso(ms: i64) -> String {
-    match DateTime::from_timestamp_millis(ms) {
-        Some(t) => {
-            let mut s = String::with_capacity(24);
-            push_date_time(&mut s, &t, 'T');
-            s.push('.');
-            let millis = t.timestamp_subsec_millis();
-            push_digits(&mut s, millis / 10, 2);
-            push_digits(&mut s, millis % 10, 1);
-            s.push('Z');
-            s
-        }
-        None => String::new(),
-    }
+    let Some((mut s, t)) = date_time(ms, 'T') else { return String::new() };
+    s.push('.');
+    push_digits(&mut s, t.timestamp_subsec_millis(), 3);
+    s.push('Z');
+    s
+}
+
+/// The instant `ms` (if representable) and its date and time written as [`push_date_time`] does,
+/// with room for a suffix.
+fn date_time(ms: i64, sep: char) -> Option<(String, DateTime<chrono::Utc>)> {
+    let t = DateTime::from_timestamp_millis(ms)?;
+    let mut s = String::with_capacity(24);
+    push_date_time(&mut s, &t, sep);
+    Some((s, t))
 }
 
 /// `YYYY-MM-DD?HH:MM:SS` with `sep` between the date and the time (years 0–9999).
