@@ -3,11 +3,15 @@
 # ROWS_LARGE (1,000,000) history rows, seeded in bulk through the storage layer
 # (`examples/seed_history.rs`), then the page's first page (and pages half-way down) measured two ways:
 #   - one client, REQUESTS sequential requests: the server time per page, median and p99 (page 1
-#     again and again; pages N/2, N/2 + 1, ... in turn: at 1M rows none from the server's page cache);
+#     again and again; pages N/2, N/2 + 1, ... in turn by number, and from page N/2 on by the
+#     pager's Next links, which carry a cursor: at 1M rows none from the server's page cache);
 #   - wrk with CONNS (16) connections for SECONDS_EACH: requests/s, p50, p99 (queueing included),
 #     errors (non-2xx answers and socket errors); once on page 1 (after the first request the
 #     server's page cache answers it), once with each request a different page, 1 to 1,000 in
 #     turn (`benches/pages.lua`: at 1M rows every request misses that cache; 1k rows have 20).
+#     For page 1 also the server's own time (`--metrics-listen`: from the request's arrival at the
+#     router to its response, which for a page is all of it), p50 and p99, without the load
+#     generator's share of the machine's two cores and its socket reads.
 # Prints the figures and the 1M/1k ratios in one run. Backend: SQLite in the data dir (default)
 # or BACKEND=postgres with QUAYSIDE_TEST_POSTGRES_URL (a server URL; a database is created).
 # Needs a release build (`cargo leptos build --release`), wrk and curl.
@@ -32,6 +36,7 @@ cleanup() {
 }
 trap cleanup EXIT
 base=http://127.0.0.1:$PORT
+metrics=http://127.0.0.1:$(( PORT + 1 ))/metrics
 page=/repository/bench/history/history
 
 # Sequential requests: median and p99 of curl's total time, in ms. `sequential PATH` asks for one
@@ -46,6 +51,25 @@ sequential() {
   done | sort -n | awk '{ t[NR] = $1 * 1000 } END { printf "%.2f %.2f", t[int(NR * 0.5 + 0.5)], t[int(NR * 0.99 + 0.5)] }'
 }
 
+# The Next link of the page in file $1 (none on the last page).
+next_link() {
+  grep -o 'href="[^"]*" rel="next"' "$1" | head -1 | sed -e 's/^href="//' -e 's/" rel="next"$//' -e 's/&amp;/\&/g' || true
+}
+
+# Following the pager's Next link (the page after this one's last row) REQUESTS times from the
+# page FIRST (asked by number, not timed; again after the last page): median and p99 in ms, as
+# `sequential`. At 1M rows none of these pages is in the server's cache of recent pages.
+walk() {
+  local next body=$work/walk.html
+  : >"$body"
+  for _ in $(seq "$REQUESTS"); do
+    next=$(next_link "$body")
+    [ -n "$next" ] || { curl -sf -o "$body" "$base$1?page=$2"; next=$(next_link "$body"); }
+    curl -s -o "$body" -w '%{time_total}\n' "$base$next"
+  done | sort -n | awk '{ t[NR] = $1 * 1000 } END { printf "%.2f %.2f", t[int(NR * 0.5 + 0.5)], t[int(NR * 0.99 + 0.5)] }'
+  rm -f "$body"
+}
+
 # wrk on a page: "requests/s p50 p99 errors", errors counting non-2xx answers and socket errors.
 load() {
   local out
@@ -54,6 +78,39 @@ load() {
        /Non-2xx/ { errors += $NF }
        /Socket errors/ { for (i = 4; i <= NF; i += 2) { sub(",", "", $i); errors += $i } }
        END { printf "%s %s %s %d", rps, p50, p99, errors }' <<<"$out"
+}
+
+# The server's own time for the requests between two scrapes of its /metrics (`before` and
+# `after` files): "p50 p99" in ms, each the upper bound of the half-millisecond bucket it falls
+# in, for the series (method, route, status) that grew the most: the page wrk asked for.
+server_time() {
+  awk 'FNR == 1 { file++ }
+       /^quayside_http_request_duration_seconds_bucket[{]/ {
+         match($0, /le="[^"]*"/); le = substr($0, RSTART + 4, RLENGTH - 5)
+         series = $0; sub(/,?le="[^"]*"/, "", series); sub(/ [^ ]*$/, "", series)
+         if (file == 1) { before[series, le] = $NF }
+         else { after[series, le] = $NF; if (!((series, le) in seen)) { seen[series, le] = 1; les[series] = les[series] " " le } }
+       }
+       END {
+         for (s in les) { d = after[s, "+Inf"] - before[s, "+Inf"]; if (d > best) { best = d; top = s } }
+         n = split(les[top], bounds, " ")
+         for (i = 1; i <= n; i++) {
+           d = after[top, bounds[i]] - before[top, bounds[i]]
+           if (p50 == "" && d >= 0.5 * best) p50 = bounds[i]
+           if (p99 == "" && d >= 0.99 * best) p99 = bounds[i]
+         }
+         printf "%.1f %.1f", p50 * 1000, p99 * 1000
+       }' "$1" "$2"
+}
+
+# `load` (below) on a page, with the server's time for it: "requests/s p50 p99 errors server-p50
+# server-p99".
+measured_load() {
+  curl -s "$metrics" >"$work/before"
+  local out
+  out=$(load "$@")
+  curl -s "$metrics" >"$work/after"
+  echo "$out $(server_time "$work/before" "$work/after")"
 }
 
 declare -A figures
@@ -74,7 +131,7 @@ for rows in "$ROWS_SMALL" "$ROWS_LARGE"; do
   # Measure the steady state, not autovacuum's first pass over a million fresh rows.
   [ "$BACKEND" = postgres ] && psql -q "$url" -c "VACUUM ANALYZE tag"
   QUAYSIDE_LOG=warn QUAYSIDE_GC_INTERVAL=0 "$bin" serve --listen 127.0.0.1:$PORT --database-url "$url" --data-dir "$data" \
-    --site-root target/site >"$work/server-$rows.log" 2>&1 &
+    --site-root target/site --metrics-listen 127.0.0.1:$(( PORT + 1 )) >"$work/server-$rows.log" 2>&1 &
   server=$!
   for _ in $(seq 100); do curl -sf "$base/healthz" >/dev/null && break; sleep 0.1; done
   curl -sf -o /dev/null "$base$page" || { echo "the history page does not answer"; cat "$work/server-$rows.log"; exit 1; }
@@ -83,16 +140,19 @@ for rows in "$ROWS_SMALL" "$ROWS_LARGE"; do
   deep=$(( rows / 50 / 2 ))
   read -r s50 s99 <<<"$(sequential "$page")"
   read -r d50 d99 <<<"$(sequential "$page" "$deep" $(( rows / 50 )))"
-  figures[$rows]="$s50 $s99 $d50 $d99 $(load "$base$page") $(PAGES=$(( rows / 50 < 1000 ? rows / 50 : 1000 )) load -s benches/pages.lua "$base$page") $deep"
+  read -r n50 n99 <<<"$(walk "$page" "$deep")"
+  figures[$rows]="$s50 $s99 $d50 $d99 $(measured_load "$base$page") $(PAGES=$(( rows / 50 < 1000 ? rows / 50 : 1000 )) load -s benches/pages.lua "$base$page") $deep $n50 $n99"
   kill "$server"; wait "$server" 2>/dev/null || true; server=
 done
 
-printf '\n%-9s %-22s %-30s %-38s %s\n' "rows" "page 1, one client:" "pages N/2 on, in turn:" "page 1, wrk -c$CONNS:" "pages 1 to 1000 (or 20), wrk -c$CONNS:"
-printf '%-9s %-22s %-30s %-38s %s\n' "" "median / p99" "median / p99" "req/s, p50, p99, errors" "req/s, p50, p99, errors"
+printf '\n%-9s %-22s %-30s %-22s %-38s %-26s %s\n' "rows" "page 1, one client:" "pages N/2 on, by number:" "by Next links:" \
+  "page 1, wrk -c$CONNS (at wrk):" "(in the server):" "pages 1 to 1000 (or 20) by number, wrk -c$CONNS:"
+printf '%-9s %-22s %-30s %-22s %-38s %-26s %s\n' "" "median / p99" "median / p99" "median / p99" "req/s, p50, p99, errors" "p50 / p99 (0.5 ms buckets)" \
+  "req/s, p50, p99, errors"
 for rows in "$ROWS_SMALL" "$ROWS_LARGE"; do
-  read -r s50 s99 d50 d99 rps w50 w99 errors mrps m50 m99 merrors deep <<<"${figures[$rows]}"
-  printf '%-9s %-22s %-30s %-38s %s\n' "$rows" "$s50 / $s99 ms" "$d50 / $d99 ms (from page $deep)" "$rps, $w50, $w99, $errors" \
-    "$mrps, $m50, $m99, $merrors"
+  read -r s50 s99 d50 d99 rps w50 w99 errors t50 t99 mrps m50 m99 merrors deep n50 n99 <<<"${figures[$rows]}"
+  printf '%-9s %-22s %-30s %-22s %-38s %-26s %s\n' "$rows" "$s50 / $s99 ms" "$d50 / $d99 ms (from page $deep)" "$n50 / $n99 ms" \
+    "$rps, $w50, $w99, $errors" "$t50 / $t99 ms" "$mrps, $m50, $m99, $merrors"
 done
 read -r small50 _ <<<"${figures[$ROWS_SMALL]}"
 read -r large50 _ <<<"${figures[$ROWS_LARGE]}"

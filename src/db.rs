@@ -73,27 +73,34 @@ impl SqlStore {
         // One direct attempt first: a pool would retry an unreachable server until its timeout.
         sqlx::AnyConnection::connect_with(&options).await.map_err(OpenError::Connect)?.close().await.map_err(OpenError::Connect)?;
         let pool = |max: u32| {
-            AnyPoolOptions::new().max_connections(max).acquire_timeout(Duration::from_secs(30)).after_connect(move |conn, _| {
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        for pragma in [
-                            "PRAGMA journal_mode = WAL",
-                            "PRAGMA synchronous = NORMAL",
-                            "PRAGMA foreign_keys = ON",
-                            "PRAGMA busy_timeout = 10000",
-                        ] {
-                            conn.execute(pragma).await?;
+            AnyPoolOptions::new()
+                .max_connections(max)
+                .acquire_timeout(Duration::from_secs(30))
+                // A connection to the embedded file cannot go stale: checking each one on every
+                // acquire was a round trip to its worker thread per query (a few % of a page's
+                // time). A server's connections are checked, so one restart costs no failed query.
+                .test_before_acquire(backend == Backend::Postgres)
+                .after_connect(move |conn, _| {
+                    Box::pin(async move {
+                        if backend == Backend::Sqlite {
+                            for pragma in [
+                                "PRAGMA journal_mode = WAL",
+                                "PRAGMA synchronous = NORMAL",
+                                "PRAGMA foreign_keys = ON",
+                                "PRAGMA busy_timeout = 10000",
+                            ] {
+                                conn.execute(pragma).await?;
+                            }
+                        } else {
+                            // The listings' optional filters (`$n IS NULL OR …`) make a poor generic
+                            // plan: after a few deep pages PostgreSQL switched page 1 of a 1M-row
+                            // history to a sequential scan (1 s instead of 0.2 ms). Plan each
+                            // execution for its own values.
+                            conn.execute("SET plan_cache_mode = force_custom_plan").await?;
                         }
-                    } else {
-                        // The listings' optional filters (`$n IS NULL OR …`) make a poor generic
-                        // plan: after a few deep pages PostgreSQL switched page 1 of a 1M-row
-                        // history to a sequential scan (1 s instead of 0.2 ms). Plan each
-                        // execution for its own values.
-                        conn.execute("SET plan_cache_mode = force_custom_plan").await?;
-                    }
-                    Ok(())
+                        Ok(())
+                    })
                 })
-            })
         };
         let (read, write) = match backend {
             Backend::Sqlite => {
@@ -109,6 +116,18 @@ impl SqlStore {
         let store = Self { backend, read, write };
         store.migrate().await?;
         Ok(store)
+    }
+
+    /// A listing cursor's row, with its place in the newest-first order (start, name), if it is
+    /// one of the repository's rows.
+    async fn cursor_row(&self, repository_id: i64, cursor: Cursor) -> Result<Option<(Cursor, Millis, String)>> {
+        let row = sqlx::query("SELECT lifetime_start_ms, name FROM tag WHERE id = $1 AND repository_id = $2")
+            .bind(cursor.id())
+            .bind(repository_id)
+            .fetch_optional(&self.read)
+            .await
+            .map_err(db_err)?;
+        row.map(|row| Ok((cursor, row.try_get("lifetime_start_ms").map_err(db_err)?, row.try_get("name").map_err(db_err)?))).transpose()
     }
 
     /// Bulk history for benchmarks (`examples/seed_history.rs`): `rows` tag rows in the
@@ -396,6 +415,28 @@ impl Store for SqlStore {
             Some(NameFilter::Eq(s)) => (None, Some(s.clone())),
             None => (None, None),
         };
+        // Newest first from a row's place (start, name, id): the rows on its side of it, read
+        // from the index `tag_repo_start_cover` from there on, instead of skipping an offset.
+        let keyset = match q.cursor {
+            Some(cursor) if q.pages_by_cursor() => self.cursor_row(repository_id, cursor).await?,
+            _ => None,
+        };
+        let (cursor_sql, inner_order, skip) = match &keyset {
+            None => (String::new(), format!("{order}, t.id DESC"), offset(q.page, q.limit)),
+            Some((Cursor::After(_), _, _)) => (
+                " AND t.lifetime_start_ms <= $10 AND (t.lifetime_start_ms < $10 OR t.name > $11 OR (t.name = $11 AND t.id < $12))"
+                    .to_owned(),
+                format!("{order}, t.id DESC"),
+                0,
+            ),
+            // The rows before it, nearest first (the reverse order); put back in order below.
+            Some((Cursor::Before(_), _, _)) => (
+                " AND t.lifetime_start_ms >= $10 AND (t.lifetime_start_ms > $10 OR t.name < $11 OR (t.name = $11 AND t.id > $12))"
+                    .to_owned(),
+                "t.lifetime_start_ms ASC, t.name DESC, t.id ASC".to_owned(),
+                0,
+            ),
+        };
         // The page's ids first, from the tag rows alone (for the default order, from the index
         // `tag_repo_start_cover` alone: OFFSET skips index entries), then their columns.
         let manifest = if q.order == TagOrder::Size { "JOIN manifest m ON m.id = t.manifest_id" } else { "" };
@@ -403,12 +444,12 @@ impl Store for SqlStore {
             "SELECT {TAG_COLUMNS} FROM (SELECT t.id FROM tag t {manifest} WHERE t.repository_id = $1 AND NOT t.hidden \
              AND (NOT $3 OR t.lifetime_end_ms IS NULL OR t.lifetime_end_ms > $2) \
              AND ($4 IS NULL OR t.name = $4) AND ($5 IS NULL OR LOWER(t.name) LIKE $5 ESCAPE '\\') AND ($6 IS NULL OR t.name = $6) \
-             AND ($9 IS NULL OR (t.lifetime_start_ms <= $9 AND (t.lifetime_end_ms IS NULL OR t.lifetime_end_ms > $9))) \
-             ORDER BY {order}, t.id DESC LIMIT $7 OFFSET $8) p \
+             AND ($9 IS NULL OR (t.lifetime_start_ms <= $9 AND (t.lifetime_end_ms IS NULL OR t.lifetime_end_ms > $9))){cursor_sql} \
+             ORDER BY {inner_order} LIMIT $7 OFFSET $8) p \
              JOIN tag t ON t.id = p.id JOIN manifest m ON m.id = t.manifest_id \
              ORDER BY {order}, t.id DESC"
         );
-        let rows = sqlx::query(&sql)
+        let mut query = sqlx::query(&sql)
             .bind(repository_id)
             .bind(now)
             .bind(q.only_active)
@@ -416,12 +457,21 @@ impl Store for SqlStore {
             .bind(like)
             .bind(eq)
             .bind(i64::from(q.limit) + 1)
-            .bind(offset(q.page, q.limit))
-            .bind(q.as_of)
-            .fetch_all(&self.read)
-            .await
-            .map_err(db_err)?;
-        let items = rows.iter().map(tag_view_from).collect::<Result<Vec<_>>>()?;
+            .bind(skip)
+            .bind(q.as_of);
+        if let Some((cursor, start_ms, name)) = &keyset {
+            query = query.bind(*start_ms).bind(name.clone()).bind(cursor.id());
+        }
+        let rows = query.fetch_all(&self.read).await.map_err(db_err)?;
+        let mut items = rows.iter().map(tag_view_from).collect::<Result<Vec<_>>>()?;
+        if let Some((Cursor::Before(_), _, _)) = keyset {
+            // One row more than a page: there are rows before these (the farthest one is first).
+            // The page after these is the cursor's own.
+            if items.len() > q.limit as usize {
+                items.remove(0);
+            }
+            return Ok(Page { items, page: q.page, has_additional: true });
+        }
         Ok(page_of(items, q.page, q.limit))
     }
 

@@ -8,6 +8,7 @@ pub mod db;
 pub mod demo;
 pub mod events;
 pub mod gc;
+pub mod metrics;
 pub mod sessions;
 pub mod startup;
 pub mod v2;

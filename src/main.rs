@@ -126,6 +126,10 @@ struct ServeArgs {
     /// (`POST /api/v1/repository/{ns}/{repo}/tag/{tag}/expire`); off by default, as in Quay.
     #[arg(long, env = "QUAYSIDE_PERMANENT_TAG_EXPIRY")]
     permanent_tag_expiry: bool,
+    /// Serve Prometheus metrics (request durations by route) at http://ADDR/metrics, a listener
+    /// of their own; off by default.
+    #[arg(long, env = "QUAYSIDE_METRICS_LISTEN")]
+    metrics_listen: Option<SocketAddr>,
     /// Seconds between garbage collection passes in the server; 0 turns them off.
     #[arg(long, env = "QUAYSIDE_GC_INTERVAL", default_value_t = 3600)]
     gc_interval: u64,
@@ -171,6 +175,7 @@ fn main() -> ExitCode {
                     config: registry::Config { allow_permanent_expiry: args.permanent_tag_expiry, ..Default::default() },
                     gc_interval: (args.gc_interval > 0).then(|| std::time::Duration::from_secs(args.gc_interval)),
                     gc: args.gc.options(false),
+                    metrics_listen: args.metrics_listen,
                 };
                 startup::serve(args.db.settings(), opts).await
             }

@@ -113,6 +113,7 @@ pub fn build_router(state: AppState) -> Router {
         .layer(state.sessions.layer(state.secure_cookies))
         .route("/healthz", get(healthz))
         .merge(crate::v2::router())
+        .layer(middleware::from_fn(crate::metrics::record))
         .with_state(state)
 }
 
@@ -176,6 +177,8 @@ pub struct ServeOptions {
     /// Time between garbage collection passes (`None`: no background collection).
     pub gc_interval: Option<std::time::Duration>,
     pub gc: registry::GcOptions,
+    /// Where to serve Prometheus metrics (`/metrics`); none: not served, not recorded.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 pub async fn serve(settings: Settings, opts: ServeOptions) -> anyhow::Result<()> {
@@ -192,6 +195,15 @@ pub async fn serve(settings: Settings, opts: ServeOptions) -> anyhow::Result<()>
     state.sessions.spawn_cleanup();
     if let Some(every) = opts.gc_interval {
         crate::gc::spawn(state.registry.clone(), every, opts.gc);
+    }
+    if let Some(at) = opts.metrics_listen {
+        let metrics = tokio::net::TcpListener::bind(at).await.with_context(|| format!("cannot listen on {at} for metrics"))?;
+        println!("Metrics on http://{}/metrics", metrics.local_addr()?);
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(metrics, crate::metrics::router()).await {
+                tracing::error!(error = %e, "the metrics listener stopped");
+            }
+        });
     }
     println!("Quayside is serving on http://{addr}/");
     if let Some(hint) = hint {

@@ -33,6 +33,7 @@ contract!(
     create_move_and_history_order,
     create_needs_an_available_manifest,
     history_paging_and_filters,
+    history_pages_by_cursor,
     delete_ends_the_row,
     restore_brings_back_a_dead_manifest,
     expiration_rules,
@@ -150,6 +151,77 @@ async fn history_paging_and_filters(b: Backend) {
     let specific = f.history(HistoryParams { specific_tag: Some("t0".into()), ..Default::default() }).await;
     assert_eq!(specific.items.len(), 1);
     assert!(specific.items[0].tag.lifetime_end_ms.is_some());
+}
+
+/// Pages found from a row next to them (the pager's cursor) are the same pages as by offset,
+/// forwards and backwards, with ties in start time, with a filter, and for one tag; a cursor that
+/// is not one of the repository's rows falls back to the page number; other orders ignore it.
+async fn history_pages_by_cursor(b: Backend) {
+    let f = fixture(b).await;
+    // Rows starting at the same instant (the clock is fixed between pushes): ties broken by name,
+    // then by id.
+    for round in 0..3 {
+        for name in ["b", "a", "c", "tag-x"] {
+            f.push(name, &format!("{name}{round}"), &[]).await.unwrap();
+        }
+        f.advance(1000);
+    }
+    // The same tag moved twice in one instant: rows with the same start and name (by id).
+    for seed in ["a-again", "a-once-more"] {
+        f.push("a", seed, &[]).await.unwrap();
+    }
+    f.reg.delete_tag(&f.admin, &f.repo, &tag("c")).await.unwrap();
+    let listing = |p: HistoryParams| {
+        let (reg, repo) = (f.reg.clone(), f.repo.clone());
+        async move { reg.tag_listing(&Caller::system(), &repo, &p).await.unwrap() }
+    };
+    let ids = |page: &Page<HistoryRow>| page.items.iter().map(|r| r.view.tag.id).collect::<Vec<_>>();
+    for filter in [None, Some("like:a".to_owned()), Some("like:-".to_owned())] {
+        let base = HistoryParams { limit: Some(100), filter: filter.clone(), ..Default::default() };
+        let all = ids(&listing(base.clone()).await.rows);
+        assert!(all.len() > 2, "{filter:?}");
+        // Forwards, two rows a page, each page after the previous one's last row.
+        let p = |page, cursor| HistoryParams { page: Some(page), limit: Some(2), cursor, ..base.clone() };
+        let (mut walked, mut page, mut cursor) = (Vec::new(), 1, None);
+        let last_page = loop {
+            let l = listing(p(page, cursor)).await;
+            let by_offset = listing(p(page, None)).await;
+            assert_eq!(ids(&l.rows), ids(&by_offset.rows), "page {page} of {filter:?}: by cursor and by offset");
+            assert_eq!(l.rows.has_additional, by_offset.rows.has_additional);
+            walked.extend(ids(&l.rows));
+            let (_, last) = l.cursors.expect("the newest-first order pages by cursor");
+            if !l.rows.has_additional {
+                break l;
+            }
+            (page, cursor) = (page + 1, Some(Cursor::After(last)));
+        };
+        assert_eq!(walked, all, "{filter:?}");
+        // Backwards from the last page, each page before the next one's first row.
+        let mut back = ids(&last_page.rows);
+        let mut first = last_page.cursors.unwrap().0;
+        for page in (1..page).rev() {
+            let l = listing(p(page, Some(Cursor::Before(first)))).await;
+            assert_eq!(ids(&l.rows), ids(&listing(p(page, None)).await.rows), "page {page} of {filter:?} backwards");
+            assert!(l.rows.has_additional);
+            back.splice(0..0, ids(&l.rows));
+            first = l.cursors.unwrap().0;
+        }
+        assert_eq!(back, all, "{filter:?} backwards");
+    }
+    // One tag's rows.
+    let one = HistoryParams { specific_tag: Some("a".into()), limit: Some(2), ..Default::default() };
+    let first = listing(one.clone()).await;
+    let second = listing(HistoryParams { page: Some(2), cursor: Some(Cursor::After(first.cursors.unwrap().1)), ..one.clone() }).await;
+    assert_eq!(ids(&second.rows), ids(&listing(HistoryParams { page: Some(2), ..one.clone() }).await.rows));
+    assert_eq!((second.rows.items.len(), second.rows.has_additional), (2, true), "five rows of a");
+    // Not a row of this repository: the page number decides.
+    let stray = listing(HistoryParams { page: Some(2), limit: Some(3), cursor: Some(Cursor::After(i64::MAX)), ..Default::default() }).await;
+    assert_eq!(ids(&stray.rows), ids(&listing(HistoryParams { page: Some(2), limit: Some(3), ..Default::default() }).await.rows));
+    // Another order: by offset, and no cursors offered.
+    let by_name = HistoryParams { page: Some(2), limit: Some(3), order: TagOrder::Name, ..Default::default() };
+    let l = listing(HistoryParams { cursor: Some(Cursor::After(first.cursors.unwrap().1)), ..by_name.clone() }).await;
+    assert_eq!(ids(&l.rows), ids(&listing(by_name).await.rows));
+    assert_eq!(l.cursors, None);
 }
 
 async fn delete_ends_the_row(b: Backend) {

@@ -744,3 +744,96 @@ async fn namespace_policies_from_the_settings_page() {
     assert!(settings.contains("<code>latest</code>") && settings.contains("the namespace"), "listed where it applies");
     assert!(settings.contains("name=\"scope\" value=\"namespace\""), "a namespace admin may delete it");
 }
+
+/// The History pager without JavaScript: the next page is found from the last row of this one
+/// (`after=`), the previous from the first (`before=`), page 2's previous is the plain first
+/// page; the rows are the same as the page number alone gives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_pager_links_carry_a_cursor() {
+    let _pages = support::serial_pages().await;
+    let (router, registry, _dir) = app_and_registry().await;
+    let web = RepoPath::parse("acme/web").unwrap();
+    let sys = Caller::system();
+    let latest = registry
+        .tag_history(&sys, &web, &registry::HistoryParams { specific_tag: Some("latest".into()), only_active: true, ..Default::default() })
+        .await
+        .unwrap()
+        .items[0]
+        .tag
+        .manifest_digest
+        .clone();
+    // Over three pages of 50 rows.
+    for i in 0..120 {
+        registry.set_tag(&sys, &web, &registry::TagName::parse(&format!("many-{i}")).unwrap(), &latest).await.unwrap();
+    }
+    let link = |html: &str, rel: &str| {
+        let at = html.find(&format!("rel=\"{rel}\"")).map(|end| html[..end].rfind("href=\"").unwrap() + 6);
+        at.map(|start| html[start..start + html[start..].find('"').unwrap()].replace("&amp;", "&"))
+    };
+    // The rows (the rest of a page differs between requests: nonces).
+    let body = |html: &str| {
+        let start = html.find("<tbody>").expect("a table");
+        html[start..start + html[start..].find("</tbody>").unwrap()].to_owned()
+    };
+    let base = "/repository/acme/web/history";
+    let (status, page1) = get(&router, base).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(link(&page1, "prev"), None);
+    let next = link(&page1, "next").expect("a next page");
+    assert!(next.starts_with(&format!("{base}?page=2&after=")), "{next}");
+    let (_, page2) = get(&router, &next).await;
+    let (_, page2_by_number) = get(&router, &format!("{base}?page=2")).await;
+    assert!(body(&page2) == body(&page2_by_number), "the same page either way");
+    assert_eq!(body(&page2).matches("<tr").count(), 50);
+    assert_eq!(link(&page2, "prev").as_deref(), Some(base), "page 1 is the top: no cursor");
+    let next = link(&page2, "next").expect("a third page");
+    let (_, page3) = get(&router, &next).await;
+    assert!(page3.contains("Page <!>3</span>"), "numbered 3");
+    assert!(body(&page3) != body(&page2));
+    let prev = link(&page3, "prev").unwrap();
+    assert!(prev.starts_with(&format!("{base}?page=2&before=")), "{prev}");
+    let (_, back) = get(&router, &prev).await;
+    assert!(body(&back) == body(&page2), "back from page 3 is page 2");
+    assert_eq!(link(&back, "next"), link(&page2, "next"));
+    // A cursor that names no row of this repository: the page number decides.
+    let (status, stray) = get(&router, &format!("{base}?page=2&after=999999999")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body(&stray) == body(&page2_by_number));
+    let (status, _) = get(&router, &format!("{base}?page=2&after=x")).await;
+    assert_eq!(status, StatusCode::OK, "a cursor that is not a number is left out");
+}
+
+/// Request durations by route pattern and status, in the Prometheus text format the metrics
+/// listener serves: a page's requests are counted under its route (no repository name in a
+/// label), a refusal under its status.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_are_measured_by_route() {
+    let _pages = support::serial_pages().await;
+    let handle = quayside::metrics::handle();
+    let (router, _dir) = app().await;
+    let count = |text: &str, route: &str, status: u16| {
+        let prefix = format!("quayside_http_request_duration_seconds_count{{method=\"GET\",route=\"{route}\",status=\"{status}\"}} ");
+        text.lines().find_map(|l| l.strip_prefix(&prefix)).map_or(0, |n| n.parse::<u64>().unwrap())
+    };
+    let before = handle.render();
+    for _ in 0..3 {
+        assert_eq!(get(&router, "/repository/acme/web/history").await.0, StatusCode::OK);
+    }
+    // Anonymous: a missing repository looks like a private one.
+    assert_eq!(get(&router, "/repository/acme/nothing-here").await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(get(&router, "/healthz").await.0, StatusCode::OK);
+    let after = handle.render();
+    let route = after
+        .lines()
+        .filter(|l| l.starts_with("quayside_http_request_duration_seconds_count") && l.contains("repository"))
+        .find_map(|l| l.split("route=\"").nth(1)?.split('"').next())
+        .expect("the pages' route")
+        .to_owned();
+    assert!(!route.contains("acme"), "a pattern, not the path: {route}");
+    assert_eq!(count(&after, &route, 200) - count(&before, &route, 200), 3, "{after}");
+    assert_eq!(count(&after, &route, 401) - count(&before, &route, 401), 1);
+    assert_eq!(count(&after, "/healthz", 200) - count(&before, "/healthz", 200), 1);
+    assert!(after.contains(&format!(
+        "quayside_http_request_duration_seconds_bucket{{method=\"GET\",route=\"{route}\",status=\"200\",le=\"0.03\"}}"
+    )));
+}

@@ -1,6 +1,11 @@
 //! Server functions: thin adapters from the UI to the registry service. Reads are GET functions
 //! with stable URLs under `/rpc`; the rules live in `registry::service`.
 
+// A server function's arguments are its URL's query or its form's fields, one each (the client
+// stub `#[server]` generates for the island's build takes them all too, out of reach of an
+// attribute on the function).
+#![allow(clippy::too_many_arguments)]
+
 use leptos::prelude::*;
 use leptos::server_fn::codec::{GetUrl, Json};
 use registry::{Millis, Page, RepositorySummary};
@@ -183,6 +188,9 @@ pub struct TagList {
     pub as_of_ms: Option<Millis>,
     /// Active tags only: the platforms of each index on the page, by the index's digest.
     pub platforms: std::collections::BTreeMap<String, Vec<registry::PlatformEntry>>,
+    /// The ids of the first and last rows when the pages next to this one are found from them
+    /// (`before` and `after`).
+    pub cursors: Option<(i64, i64)>,
 }
 
 /// Tags per page on the tags and history pages.
@@ -191,7 +199,8 @@ pub const TAG_PAGE_SIZE: i64 = 50;
 /// Active tags (`history == false`) or every history row, filtered by a name substring (or, with
 /// `tag`, one tag's rows), in the `sort` order (`name`: natural order for active tags; `size`;
 /// `expiration`; newest first by default); with `at` (history only), the rows alive at that
-/// instant. History rows come read as events.
+/// instant. History rows come read as events. `after` or `before` (a row's id, from the page next
+/// to this one) finds the page from that row instead of counting `page`'s offset.
 #[server(prefix = "/rpc", endpoint = "tags", input = GetUrl)]
 pub async fn list_tags(
     repository: String,
@@ -201,6 +210,8 @@ pub async fn list_tags(
     at: Option<String>,
     sort: Option<String>,
     tag: Option<String>,
+    after: Option<i64>,
+    before: Option<i64>,
 ) -> Result<TagList, AppError> {
     let (registry, caller) = server::context().await?;
     let path = registry::RepoPath::parse(&repository).map_err(registry::Error::from)?;
@@ -213,8 +224,9 @@ pub async fn list_tags(
         filter: filter.filter(|f| !f.trim().is_empty()).map(|f| format!("like:{}", f.trim())),
         as_of,
         order: registry::TagOrder::parse(sort.as_deref().unwrap_or_default())?,
+        cursor: after.map(registry::Cursor::After).or(before.map(registry::Cursor::Before)),
     };
-    let registry::TagListing { rows: page, role, time_machine_s } = registry.tag_listing(&caller, &path, &params).await?;
+    let registry::TagListing { rows: page, role, time_machine_s, cursors } = registry.tag_listing(&caller, &path, &params).await?;
     let indexes: Vec<_> =
         page.items.iter().map(|r| &r.view).filter(|v| !history && v.is_manifest_list).map(|v| v.tag.manifest_digest.clone()).collect();
     let platforms = match indexes.is_empty() {
@@ -222,7 +234,16 @@ pub async fn list_tags(
         false => registry.platforms_of(&caller, &path, &indexes).await?.into_iter().map(|(d, p)| (d.to_string(), p)).collect(),
     };
     let can_write = role.is_some_and(|r| r >= registry::Role::Write);
-    Ok(TagList { repository: path.to_string(), can_write, page, now_ms: registry.now_ms(), time_machine_s, as_of_ms: as_of, platforms })
+    Ok(TagList {
+        repository: path.to_string(),
+        can_write,
+        page,
+        now_ms: registry.now_ms(),
+        time_machine_s,
+        as_of_ms: as_of,
+        platforms,
+        cursors,
+    })
 }
 
 /// Restores a tag to a manifest (SPEC §2.5), then returns to `back` with a message. A form post

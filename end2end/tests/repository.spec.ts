@@ -393,3 +393,38 @@ test.describe("bulk changes", () => {
     await context.close();
   });
 });
+
+test.describe("history pager, with JavaScript", () => {
+  test("Next and Previous swap the pages in, found from the rows shown (a cursor)", async ({ page, request }) => {
+    const auth = { Authorization: "Basic " + Buffer.from(`${ADMIN.user}:${ADMIN.password}`).toString("base64") };
+    const api = "/api/v1/repository/library/alpine/tag";
+    const latest = await (await request.get(`${api}/?specificTag=latest&onlyActiveTags=true`, { headers: auth })).json();
+    const names = Array.from({ length: 110 }, (_, i) => `page-e2e-${i}`);
+    for (const name of names) {
+      expect((await request.put(`${api}/${name}`, { headers: auth, data: { manifest_digest: latest.tags[0].manifest_digest } })).status()).toBe(201);
+    }
+    await page.goto("/repository/library/alpine/history");
+    await expect(page.locator("[data-hydrated]")).toHaveAttribute("data-hydrated", "true");
+    await page.evaluate(() => ((window as any).__noReload = true));
+    const first = page.locator("#tags tbody tr").first().locator("td.tag-name");
+    const pageOne = await first.innerText();
+    await page.getByRole("link", { name: "Next →" }).click();
+    await expect(page).toHaveURL(/\/history\?page=2&after=\d+$/);
+    await expect(page.locator(".pager")).toContainText("Page 2");
+    await expect(first).not.toHaveText(pageOne);
+    const pageTwo = await first.innerText();
+    await page.getByRole("link", { name: "Next →" }).click();
+    await expect(page).toHaveURL(/\/history\?page=3&after=\d+$/);
+    await expect(first).not.toHaveText(pageTwo);
+    await page.getByRole("link", { name: "← Previous" }).click();
+    await expect(page).toHaveURL(/\/history\?page=2&before=\d+$/);
+    await expect(first).toHaveText(pageTwo);
+    await page.getByRole("link", { name: "← Previous" }).click();
+    await expect(page).toHaveURL(/\/history$/);
+    await expect(first).toHaveText(pageOne);
+    expect(await page.evaluate(() => (window as any).__noReload)).toBe(true);
+    for (const name of names) {
+      expect((await request.delete(`${api}/${name}`, { headers: auth })).status()).toBe(204);
+    }
+  });
+});

@@ -36,6 +36,7 @@ pub(super) async fn list(reg: &Registry, r: &str, who: &Caller, uri: &Uri) -> Ap
         filter: q.filter_tag_name,
         as_of: None,
         order: Default::default(),
+        cursor: None,
     };
     let page = reg.tag_history(who, &path, &params).await?;
     let tags = page.items.iter().map(ApiTag::from).collect();

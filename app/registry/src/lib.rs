@@ -25,4 +25,4 @@ pub use service::{
     AuditParams, BatchOutcome, BlobFiles, BlobHealth, Caller, Clock, Config, Expected, FixedClock, FsckReport, GcOptions, GcReport,
     HistoryParams, ManifestRef, NoBlobFiles, Registry, SystemClock, TagChange, TagChangeOutcome, TagChangeRequest, TagListing, MAX_BATCH,
 };
-pub use store::TagOrder;
+pub use store::{Cursor, TagOrder};

@@ -124,6 +124,8 @@ pub struct HistoryParams {
     /// Only the rows alive at this instant: the repository as it was then.
     pub as_of: Option<Millis>,
     pub order: TagOrder,
+    /// The page next to a row (see [`HistoryQuery::cursor`]); `page` then only numbers it.
+    pub cursor: Option<Cursor>,
 }
 
 /// Alive tags put in natural name order by the service, at most (beyond, the store's order).
@@ -271,6 +273,9 @@ pub struct TagListing {
     pub role: Option<Role>,
     /// How long ended rows stay restorable (the namespace's time machine window).
     pub time_machine_s: i64,
+    /// The ids of the page's first and last rows when its order pages by cursor: the pages
+    /// before and after it are found from them (see [`HistoryQuery::cursor`]).
+    pub cursors: Option<(i64, i64)>,
 }
 
 /// A repository resolved for a write: the transaction holds its lock.
@@ -631,7 +636,9 @@ impl Registry {
             let items = page.items.into_iter().map(|view| HistoryRow { view, events: Vec::new() }).collect();
             Page { items, page: page.page, has_additional: page.has_additional }
         };
-        Ok(TagListing { rows, role, time_machine_s: repo.time_machine_s })
+        let ids = rows.items.first().zip(rows.items.last()).map(|(first, last)| (first.view.tag.id, last.view.tag.id));
+        let cursors = ids.filter(|_| q.pages_by_cursor());
+        Ok(TagListing { rows, role, time_machine_s: repo.time_machine_s, cursors })
     }
 
     /// The platforms of an index (see [`rules::index_children`]), each with its manifest's size.
@@ -1409,6 +1416,7 @@ fn history_query(p: &HistoryParams) -> Result<HistoryQuery> {
         limit: p.limit.unwrap_or(50).clamp(1, 100) as u32,
         as_of: p.as_of,
         order: p.order,
+        cursor: p.cursor,
     })
 }
 

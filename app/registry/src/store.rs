@@ -26,6 +26,36 @@ pub struct HistoryQuery {
     /// Only rows alive at this instant (started at or before it, not ended by it).
     pub as_of: Option<Millis>,
     pub order: TagOrder,
+    /// In the newest-first order, the page next to this row (by its id) instead of `page`'s
+    /// offset: a deep page costs what the first does. An id that is not one of the repository's
+    /// rows is ignored (the offset is used).
+    pub cursor: Option<Cursor>,
+}
+
+impl HistoryQuery {
+    /// Whether this listing's pages can be found by [`HistoryQuery::cursor`]: the newest-first
+    /// order (the history's), which the index keeps.
+    pub fn pages_by_cursor(&self) -> bool {
+        self.order == TagOrder::Newest
+    }
+}
+
+/// A page's place in a listing given by a row next to it (see [`HistoryQuery::cursor`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Cursor {
+    /// The rows after this one.
+    After(i64),
+    /// The rows before this one.
+    Before(i64),
+}
+
+impl Cursor {
+    /// The row's id.
+    pub fn id(self) -> i64 {
+        match self {
+            Self::After(id) | Self::Before(id) => id,
+        }
+    }
 }
 
 /// A new end for a tag row.

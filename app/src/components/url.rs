@@ -20,7 +20,7 @@ pub fn with_query(base: &str, params: &[(&str, String)]) -> String {
         href.push(sep);
         href.push_str(k);
         href.push('=');
-        href.push_str(&encode(v));
+        push_encoded(&mut href, v);
         sep = '&';
     }
     href
@@ -37,12 +37,24 @@ pub fn page_param(page: i64) -> String {
 
 /// Percent-encodes everything but unreserved characters.
 pub fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    let mut out = String::with_capacity(s.len());
+    push_encoded(&mut out, s);
+    out
+}
+
+/// [`encode`], onto `out`.
+fn push_encoded(out: &mut String, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(char::from(b)),
+            _ => {
+                out.push('%');
+                out.push(char::from(HEX[usize::from(b >> 4)]));
+                out.push(char::from(HEX[usize::from(b & 15)]));
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -54,6 +66,7 @@ mod tests {
         assert_eq!(with_query("/repository/", &[("q", String::new()), ("page", page_param(1))]), "/repository/");
         assert_eq!(with_query("/repository/", &[("q", "acme web".into()), ("page", page_param(2))]), "/repository/?q=acme%20web&page=2");
         assert_eq!(with_query("/r", &[("q", String::new()), ("page", page_param(3))]), "/r?page=3");
+        assert_eq!(encode("a/b:ü~"), "a%2Fb%3A%C3%BC~");
     }
 }
 
@@ -75,7 +88,7 @@ pub fn back_with_message(back: &str, message: &str) -> String {
     }
     href.push(sep);
     href.push_str("msg=");
-    href.push_str(&encode(message));
+    push_encoded(&mut href, message);
     href
 }
 

@@ -115,6 +115,12 @@ fn TagsView() -> impl IntoView {
     });
     let filter = Memo::new(move |_| query.read().get("filter").unwrap_or_default());
     let page = Memo::new(move |_| query.read().get("page").and_then(|p| p.parse::<i64>().ok()).unwrap_or(1).max(1));
+    // The page next to a row of the one it was linked from (the pager's links carry it).
+    let cursor = Memo::new(move |_| {
+        let q = query.read();
+        let id = |k: &str| q.get(k).and_then(|v| v.parse::<i64>().ok());
+        (id("after"), id("before"))
+    });
     // History only: the repository as of this instant (`YYYY-MM-DDTHH:MM`, UTC).
     let at = Memo::new(move |_| query.read().get("at").unwrap_or_default());
     let sort = Memo::new(move |_| query.read().get("sort").unwrap_or_default());
@@ -124,8 +130,10 @@ fn TagsView() -> impl IntoView {
     let restore = ServerAction::<RestoreTag>::new();
     let bulk = ServerAction::<BulkTags>::new();
     let tags = Resource::new(
-        move || (target.get(), (filter.get(), sort.get(), one_tag.get()), page.get(), at.get()),
-        |((repo, history), (f, s, t), p, at)| list_tags(repo, history, Some(f), Some(p), Some(at), Some(s), Some(t)),
+        move || (target.get(), (filter.get(), sort.get(), one_tag.get()), (page.get(), cursor.get()), at.get()),
+        |((repo, history), (f, s, t), (p, (after, before)), at)| {
+            list_tags(repo, history, Some(f), Some(p), Some(at), Some(s), Some(t), after, before)
+        },
     );
     let message = query.read_untracked().get("msg");
     let error = bulk.value().get_untracked().or_else(|| restore.value().get_untracked()).and_then(Result::err).map(|e| e.to_string());
@@ -191,7 +199,7 @@ fn TagTable(
     bulk: ServerAction<BulkTags>,
     back: String,
 ) -> impl IntoView {
-    let TagList { repository, can_write, page, now_ms, time_machine_s, as_of_ms, platforms } = list;
+    let TagList { repository, can_write, page, now_ms, time_machine_s, as_of_ms, platforms, cursors } = list;
     if page.items.is_empty() {
         let message = match (history, query.filter.is_empty()) {
             _ if as_of_ms.is_some() => "No tag was alive at that time.",
@@ -203,9 +211,24 @@ fn TagTable(
     }
     let base = format!("/repository/{repository}{}", if history { "/history" } else { "" });
     let TableQuery { filter, at, sort, tag } = query;
-    let href = move |p: i64| {
-        let params =
-            [("filter", filter.clone()), ("sort", sort.clone()), ("at", at.clone()), ("tag", tag.clone()), ("page", url::page_param(p))];
+    // The next page starts after this one's last row, the previous one ends before its first
+    // (the first page is the top: no cursor).
+    let current = page.page;
+    let href = move |p: u32| {
+        let (after, before) = match cursors {
+            Some((_, last)) if p > current => (last.to_string(), String::new()),
+            Some((first, _)) if p > 1 => (String::new(), first.to_string()),
+            _ => (String::new(), String::new()),
+        };
+        let params = [
+            ("filter", filter.clone()),
+            ("sort", sort.clone()),
+            ("at", at.clone()),
+            ("tag", tag.clone()),
+            ("page", url::page_param(i64::from(p))),
+            ("after", after),
+            ("before", before),
+        ];
         url::with_query(&base, &params)
     };
     // The active tags of a writer can be selected and changed together.
@@ -290,7 +313,7 @@ fn TagTable(
             </thead>
             <tbody>{rows}</tbody>
         </table>
-        <Pager page=page.page has_additional=page.has_additional href=move |p| href(i64::from(p)) />
+        <Pager page=page.page has_additional=page.has_additional href />
     }
     .into_any()
 }
