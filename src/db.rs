@@ -421,19 +421,18 @@ impl Store for SqlStore {
             Some(cursor) if q.pages_by_cursor() => self.cursor_row(repository_id, cursor).await?,
             _ => None,
         };
+        let display_order = format!("{order}, t.id DESC");
         let (cursor_sql, inner_order, skip) = match &keyset {
-            None => (String::new(), format!("{order}, t.id DESC"), offset(q.page, q.limit)),
+            None => ("", display_order.as_str(), offset(q.page, q.limit)),
             Some((Cursor::After(_), _, _)) => (
-                " AND t.lifetime_start_ms <= $10 AND (t.lifetime_start_ms < $10 OR t.name > $11 OR (t.name = $11 AND t.id < $12))"
-                    .to_owned(),
-                format!("{order}, t.id DESC"),
+                " AND t.lifetime_start_ms <= $10 AND (t.lifetime_start_ms < $10 OR t.name > $11 OR (t.name = $11 AND t.id < $12))",
+                display_order.as_str(),
                 0,
             ),
             // The rows before it, nearest first (the reverse order); put back in order below.
             Some((Cursor::Before(_), _, _)) => (
-                " AND t.lifetime_start_ms >= $10 AND (t.lifetime_start_ms > $10 OR t.name < $11 OR (t.name = $11 AND t.id > $12))"
-                    .to_owned(),
-                "t.lifetime_start_ms ASC, t.name DESC, t.id ASC".to_owned(),
+                " AND t.lifetime_start_ms >= $10 AND (t.lifetime_start_ms > $10 OR t.name < $11 OR (t.name = $11 AND t.id > $12))",
+                "t.lifetime_start_ms ASC, t.name DESC, t.id ASC",
                 0,
             ),
         };
@@ -447,7 +446,7 @@ impl Store for SqlStore {
              AND ($9 IS NULL OR (t.lifetime_start_ms <= $9 AND (t.lifetime_end_ms IS NULL OR t.lifetime_end_ms > $9))){cursor_sql} \
              ORDER BY {inner_order} LIMIT $7 OFFSET $8) p \
              JOIN tag t ON t.id = p.id JOIN manifest m ON m.id = t.manifest_id \
-             ORDER BY {order}, t.id DESC"
+             ORDER BY {display_order}"
         );
         let mut query = sqlx::query(&sql)
             .bind(repository_id)

@@ -52,6 +52,12 @@ async fn get_as(router: &axum::Router, uri: &str, cookie: Option<&str>) -> (Stat
     (status, String::from_utf8_lossy(&body).into_owned())
 }
 
+/// The manifest the repository's `latest` tag points at.
+async fn latest_digest(registry: &Registry, repo: &RepoPath) -> registry::Digest {
+    let p = registry::HistoryParams { specific_tag: Some("latest".into()), only_active: true, ..Default::default() };
+    registry.tag_history(&Caller::system(), repo, &p).await.unwrap().items[0].tag.manifest_digest.clone()
+}
+
 /// Signs in through the sign-in form (no JavaScript) and returns the session cookie.
 async fn sign_in(router: &axum::Router, user: &str, password: &str, cookie: Option<&str>) -> (StatusCode, String, Option<String>) {
     let form = format!("username={user}&password={password}&next=%2Frepository%2F");
@@ -662,18 +668,7 @@ async fn live_events_announce_tag_changes() {
     assert_eq!(resp.headers()["content-type"], "text/event-stream");
     let mut body = resp.into_body();
     let web = RepoPath::parse("acme/web").unwrap();
-    let latest = registry
-        .tag_history(
-            &Caller::system(),
-            &web,
-            &registry::HistoryParams { specific_tag: Some("latest".into()), only_active: true, ..Default::default() },
-        )
-        .await
-        .unwrap()
-        .items[0]
-        .tag
-        .manifest_digest
-        .clone();
+    let latest = latest_digest(&registry, &web).await;
     registry.set_tag(&Caller::system(), &web, &registry::TagName::parse("live-1").unwrap(), &latest).await.unwrap();
     let mut seen = String::new();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
@@ -754,14 +749,7 @@ async fn history_pager_links_carry_a_cursor() {
     let (router, registry, _dir) = app_and_registry().await;
     let web = RepoPath::parse("acme/web").unwrap();
     let sys = Caller::system();
-    let latest = registry
-        .tag_history(&sys, &web, &registry::HistoryParams { specific_tag: Some("latest".into()), only_active: true, ..Default::default() })
-        .await
-        .unwrap()
-        .items[0]
-        .tag
-        .manifest_digest
-        .clone();
+    let latest = latest_digest(&registry, &web).await;
     // Over three pages of 50 rows.
     for i in 0..120 {
         registry.set_tag(&sys, &web, &registry::TagName::parse(&format!("many-{i}")).unwrap(), &latest).await.unwrap();
