@@ -11,14 +11,17 @@
 #     turn (`benches/pages.lua`: at 1M rows every request misses that cache; 1k rows have 20).
 #     For page 1 also the server's own time (`--metrics-listen`: from the request's arrival at the
 #     router to its response, which for a page is all of it), p50 and p99, without the load
-#     generator's share of the machine's two cores and its socket reads.
+#     generator's share of the machine's two cores and its socket reads;
+#   - CONNS clients at once asking for one page not in the cache (a deep page by number, BURSTS
+#     (9) times, another each time): median and max of the time until the last is answered. The
+#     server reads the page once for all of them.
 # Prints the figures and the 1M/1k ratios in one run. Backend: SQLite in the data dir (default)
 # or BACKEND=postgres with QUAYSIDE_TEST_POSTGRES_URL (a server URL; a database is created).
 # Needs a release build (`cargo leptos build --release`), wrk and curl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROWS_SMALL=${ROWS_SMALL:-1000} ROWS_LARGE=${ROWS_LARGE:-1000000} CONNS=${CONNS:-16} SECONDS_EACH=${SECONDS_EACH:-10}
-REQUESTS=${REQUESTS:-300} PORT=${PORT:-5112} BACKEND=${BACKEND:-sqlite}
+REQUESTS=${REQUESTS:-300} BURSTS=${BURSTS:-9} PORT=${PORT:-5112} BACKEND=${BACKEND:-sqlite}
 bin=target/release/quayside
 [ -x "$bin" ] || { echo "build first: cargo leptos build --release"; exit 1; }
 for tool in wrk curl; do command -v $tool >/dev/null || { echo "missing $tool (apt-get install wrk curl)"; exit 1; }; done
@@ -68,6 +71,19 @@ walk() {
     curl -s -o "$body" -w '%{time_total}\n' "$base$next"
   done | sort -n | awk '{ t[NR] = $1 * 1000 } END { printf "%.2f %.2f", t[int(NR * 0.5 + 0.5)], t[int(NR * 0.99 + 0.5)] }'
   rm -f "$body"
+}
+
+# CONNS clients asking at once for a page not in the server's cache, BURSTS times, each time
+# another page by number from FIRST on: median and max, in ms, of the time until the last of them
+# is answered. (The server reads such a page once for all of them; the others wait for that read.)
+burst() {
+  local i c url args
+  for i in $(seq 0 $(( BURSTS - 1 ))); do
+    url="$base$1?page=$(( $2 + i ))"
+    args=()
+    for c in $(seq "$CONNS"); do args+=(-o /dev/null "$url"); done
+    curl -s --parallel --parallel-immediate --parallel-max "$CONNS" -w '%{time_total}\n' "${args[@]}" 2>/dev/null | sort -n | tail -1
+  done | sort -n | awk '{ t[NR] = $1 * 1000 } END { printf "%.1f %.1f", t[int(NR * 0.5 + 0.5)], t[NR] }'
 }
 
 # wrk on a page: "requests/s p50 p99 errors", errors counting non-2xx answers and socket errors.
@@ -141,18 +157,20 @@ for rows in "$ROWS_SMALL" "$ROWS_LARGE"; do
   read -r s50 s99 <<<"$(sequential "$page")"
   read -r d50 d99 <<<"$(sequential "$page" "$deep" $(( rows / 50 )))"
   read -r n50 n99 <<<"$(walk "$page" "$deep")"
-  figures[$rows]="$s50 $s99 $d50 $d99 $(measured_load "$base$page") $(PAGES=$(( rows / 50 < 1000 ? rows / 50 : 1000 )) load -s benches/pages.lua "$base$page") $deep $n50 $n99"
+  # Past the pages `sequential` asked for (1k rows have too few: those come from the cache).
+  read -r b50 bmax <<<"$(burst "$page" $(( deep + REQUESTS + 1 )))"
+  figures[$rows]="$s50 $s99 $d50 $d99 $(measured_load "$base$page") $(PAGES=$(( rows / 50 < 1000 ? rows / 50 : 1000 )) load -s benches/pages.lua "$base$page") $deep $n50 $n99 $b50 $bmax"
   kill "$server"; wait "$server" 2>/dev/null || true; server=
 done
 
-printf '\n%-9s %-22s %-30s %-22s %-38s %-26s %s\n' "rows" "page 1, one client:" "pages N/2 on, by number:" "by Next links:" \
-  "page 1, wrk -c$CONNS (at wrk):" "(in the server):" "pages 1 to 1000 (or 20) by number, wrk -c$CONNS:"
-printf '%-9s %-22s %-30s %-22s %-38s %-26s %s\n' "" "median / p99" "median / p99" "median / p99" "req/s, p50, p99, errors" "p50 / p99 (0.5 ms buckets)" \
-  "req/s, p50, p99, errors"
+printf '\n%-9s %-22s %-30s %-22s %-38s %-26s %-48s %s\n' "rows" "page 1, one client:" "pages N/2 on, by number:" "by Next links:" \
+  "page 1, wrk -c$CONNS (at wrk):" "(in the server):" "pages 1 to 1000 (or 20) by number, wrk -c$CONNS:" "$CONNS at once, a new page:"
+printf '%-9s %-22s %-30s %-22s %-38s %-26s %-48s %s\n' "" "median / p99" "median / p99" "median / p99" "req/s, p50, p99, errors" "p50 / p99 (0.5 ms buckets)" \
+  "req/s, p50, p99, errors" "last answer, median / max"
 for rows in "$ROWS_SMALL" "$ROWS_LARGE"; do
-  read -r s50 s99 d50 d99 rps w50 w99 errors t50 t99 mrps m50 m99 merrors deep n50 n99 <<<"${figures[$rows]}"
-  printf '%-9s %-22s %-30s %-22s %-38s %-26s %s\n' "$rows" "$s50 / $s99 ms" "$d50 / $d99 ms (from page $deep)" "$n50 / $n99 ms" \
-    "$rps, $w50, $w99, $errors" "$t50 / $t99 ms" "$mrps, $m50, $m99, $merrors"
+  read -r s50 s99 d50 d99 rps w50 w99 errors t50 t99 mrps m50 m99 merrors deep n50 n99 b50 bmax <<<"${figures[$rows]}"
+  printf '%-9s %-22s %-30s %-22s %-38s %-26s %-48s %s\n' "$rows" "$s50 / $s99 ms" "$d50 / $d99 ms (from page $deep)" "$n50 / $n99 ms" \
+    "$rps, $w50, $w99, $errors" "$t50 / $t99 ms" "$mrps, $m50, $m99, $merrors" "$b50 / $bmax ms"
 done
 read -r small50 _ <<<"${figures[$ROWS_SMALL]}"
 read -r large50 _ <<<"${figures[$ROWS_LARGE]}"

@@ -14,10 +14,12 @@ use crate::names::{Digest, NamespaceName, RepoPath, TagName};
 use crate::rules::{self, LabelEffects, TagPattern};
 use crate::store::*;
 
+mod cache;
 mod changes;
 mod fsck;
 mod gc;
 mod namespace_policies;
+use cache::VersionedCache;
 pub use changes::{BatchOutcome, Expected, TagChange, TagChangeOutcome, TagChangeRequest, MAX_BATCH};
 pub use fsck::{BlobHealth, FsckReport};
 pub use gc::{BlobFiles, GcOptions, GcReport, NoBlobFiles};
@@ -216,43 +218,6 @@ pub struct Registry {
     pub(crate) secrets: Arc<dyn Secrets>,
     pub(crate) throttle: Arc<Throttle>,
     blob_files: Arc<dyn BlobFiles>,
-}
-
-/// Recent listings of repositories, each valid while the repository's `tag_version` is unchanged
-/// (and, for those that change with the clock, until an instant): exact across instances sharing
-/// one database. Full, it starts again empty.
-struct VersionedCache<K, V> {
-    entries: std::sync::Mutex<std::collections::HashMap<K, Versioned<V>>>,
-    max_entries: usize,
-}
-
-struct Versioned<V> {
-    version: i64,
-    valid_until: Option<Millis>,
-    value: V,
-}
-
-impl<K: std::hash::Hash + Eq, V: Clone> VersionedCache<K, V> {
-    fn new(max_entries: usize) -> Self {
-        Self { entries: Default::default(), max_entries }
-    }
-
-    fn get(&self, key: &K, version: i64, now: Millis) -> Option<V> {
-        let map = self.entries.lock().ok()?;
-        let hit = map.get(key)?;
-        (hit.version == version && hit.valid_until.is_none_or(|t| now < t)).then(|| hit.value.clone())
-    }
-
-    /// Caches `value` as read at `version`. Read it after the version: a change in between is
-    /// then cached under the older version, and so never served once the newer one is seen.
-    fn put(&self, key: K, version: i64, valid_until: Option<Millis>, value: V) {
-        if let Ok(mut map) = self.entries.lock() {
-            if map.len() >= self.max_entries {
-                map.clear();
-            }
-            map.insert(key, Versioned { version, valid_until, value });
-        }
-    }
 }
 
 /// Recent `/v2` tag lists by (repository id, `last`, `n`): the names and whether more follow,
@@ -585,6 +550,14 @@ impl Registry {
         self.store.tag_history(repo.id, q, now).await
     }
 
+    /// A page of rows and each row's links, as [`HistoryCache`] keeps them.
+    async fn history_page(&self, repo: &Repository, q: &HistoryQuery) -> Result<Arc<(Page<TagView>, Vec<rules::RowLinks>)>> {
+        let page = self.history_rows(repo, q).await?;
+        let ids: Vec<i64> = page.items.iter().map(|v| v.tag.id).collect();
+        let links = self.store.history_links(repo.id, &ids).await?;
+        Ok(Arc::new((page, links)))
+    }
+
     /// A page of the tag history (as [`Registry::tag_history`]) read as events: each row with its
     /// neighbours' verdict (SPEC §2.6), from one more read of the page's rows.
     pub async fn tag_events(&self, caller: &Caller, path: &RepoPath, p: &HistoryParams) -> Result<Page<HistoryRow>> {
@@ -597,18 +570,12 @@ impl Registry {
     /// from [`HistoryCache`].
     async fn history_events(&self, repo: &Repository, q: &HistoryQuery) -> Result<Page<HistoryRow>> {
         // Only the active tags change with the clock: those pages are read each time.
-        let key = (!q.only_active).then(|| (repo.id, q.clone()));
-        let rows = match key.as_ref().and_then(|k| self.histories.get(k, repo.tag_version, 0)) {
-            Some(rows) => rows,
-            None => {
-                let page = self.history_rows(repo, q).await?;
-                let ids: Vec<i64> = page.items.iter().map(|v| v.tag.id).collect();
-                let links = self.store.history_links(repo.id, &ids).await?;
-                let rows = Arc::new((page, links));
-                if let Some(key) = key {
-                    self.histories.put(key, repo.tag_version, None, rows.clone());
-                }
-                rows
+        let rows = match q.only_active {
+            true => self.history_page(repo, q).await?,
+            false => {
+                let (this, repo_, q_) = (self.clone(), repo.clone(), q.clone());
+                let read = async move { Ok((this.history_page(&repo_, &q_).await?, None)) };
+                self.histories.get_or_load((repo.id, q.clone()), repo.tag_version, 0, read).await?
             }
         };
         let (page, links) = &*rows;
@@ -1301,14 +1268,13 @@ impl Registry {
         let n = n.unwrap_or(MAX_LIST).clamp(1, MAX_LIST);
         let now = self.clock.now_ms();
         let key = (repo.id, last.map(str::to_owned), n);
-        if let Some(hit) = self.tag_lists.get(&key, repo.tag_version, now) {
-            return Ok(hit);
-        }
-        let (names, next_end) = self.store.tag_names(repo.id, last, n + 1, now).await?;
-        let (names, more) = truncated(names, n);
-        let listing = (Arc::new(names), more);
-        self.tag_lists.put(key, repo.tag_version, next_end, listing.clone());
-        Ok(listing)
+        let (store, last) = (self.store.clone(), last.map(str::to_owned));
+        let read = async move {
+            let (names, next_end) = store.tag_names(repo.id, last.as_deref(), n + 1, now).await?;
+            let (names, more) = truncated(names, n);
+            Ok(((Arc::new(names), more), next_end))
+        };
+        self.tag_lists.get_or_load(key, repo.tag_version, now, read).await
     }
 
     /// Repositories the caller may read, in name order, after `last`, at most `n` (1..=10,000),
