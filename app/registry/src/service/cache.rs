@@ -9,18 +9,22 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::hash::Hash;
+use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, Weak};
 
-use futures::future::{BoxFuture, FutureExt, Shared};
+use futures::future::{BoxFuture, FutureExt, Shared, WeakShared};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::model::Millis;
 
 /// A value and the instant it stops being valid (`None`: when the version changes).
 type Timed<V> = (V, Option<Millis>);
 
+/// The read of a value.
+type Read<V> = BoxFuture<'static, Result<Timed<V>>>;
+
 /// A read under way, that every caller missing its key at its version awaits.
-type Flight<V> = Shared<BoxFuture<'static, Result<Timed<V>>>>;
+type Flight<V> = Shared<Read<V>>;
 
 pub(super) struct VersionedCache<K, V> {
     state: Mutex<State<K, V>>,
@@ -29,7 +33,17 @@ pub(super) struct VersionedCache<K, V> {
 
 struct State<K, V> {
     entries: HashMap<K, Versioned<V>>,
-    flights: HashMap<(K, i64), Flight<V>>,
+    /// The reads under way by key and version, each with its number. Only their callers hold
+    /// them: when the last goes away (a client that hung up), the read is dropped with its
+    /// database connection, and the next caller reads anew.
+    flights: HashMap<(K, i64), Flying<V>>,
+    flights_started: u64,
+}
+
+/// A read under way as the map holds it: not keeping it alive.
+struct Flying<V> {
+    number: u64,
+    read: WeakShared<Read<V>>,
 }
 
 /// What a caller that missed does: run the read, or await one under way (its own `load` kept
@@ -51,7 +65,7 @@ where
     V: Clone + Send + Sync + 'static,
 {
     pub(super) fn new(max_entries: usize) -> Self {
-        let state = State { entries: HashMap::new(), flights: HashMap::new() };
+        let state = State { entries: HashMap::new(), flights: HashMap::new(), flights_started: 0 };
         Self { state: Mutex::new(state), max_entries }
     }
 
@@ -59,30 +73,33 @@ where
     /// answers the value and until when it is valid. Read it after the version: a change in
     /// between is then cached under the older version, and so never served once the newer one is
     /// seen. When a read of `key` at `version` is under way, its result is awaited instead of
-    /// running `load` (an error too; errors are not kept). A read whose callers all went away
-    /// is taken up by the next caller.
+    /// running `load` (an error too; errors are not kept).
     pub(super) async fn get_or_load<F>(self: &Arc<Self>, key: K, version: i64, now: Millis, load: F) -> Result<V>
     where
         F: Future<Output = Result<Timed<V>>> + Send + 'static,
     {
-        let step = {
+        let (step, dropped) = {
             let Ok(mut state) = self.state.lock() else { return Ok(load.await?.0) };
             if let Some(hit) = state.entries.get(&key).filter(|hit| hit.version == version && valid(hit.valid_until, now)) {
                 return Ok(hit.value.clone());
             }
             let id = (key, version);
-            match state.flights.get(&id) {
-                Some(flight) => Step::Join(flight.clone(), load),
+            match state.flights.get(&id).and_then(|flying| flying.read.upgrade()) {
+                Some(flight) => (Step::Join(flight, load), None),
                 None => {
-                    let flight = Self::fly(Arc::downgrade(self), id.clone(), load);
-                    if state.flights.len() >= self.max_entries {
-                        state.flights.clear();
+                    state.flights_started += 1;
+                    let number = state.flights_started;
+                    let flight = Self::fly(Arc::downgrade(self), id.clone(), number, load);
+                    // Dropped once the lock is let go.
+                    let dropped = (state.flights.len() >= self.max_entries).then(|| std::mem::take(&mut state.flights));
+                    if let Some(read) = flight.downgrade() {
+                        state.flights.insert(id, Flying { number, read });
                     }
-                    state.flights.insert(id, flight.clone());
-                    Step::Lead(flight)
+                    (Step::Lead(flight), dropped)
                 }
             }
         };
+        drop(dropped);
         match step {
             Step::Lead(flight) => Ok(flight.await?.0),
             Step::Join(flight, load) => match flight.await? {
@@ -94,15 +111,16 @@ where
         }
     }
 
-    /// The shared read: runs `load`, keeps what it read and lands.
-    fn fly<F>(cache: Weak<Self>, id: (K, i64), load: F) -> Flight<V>
+    /// The shared read: runs `load`, keeps what it read and lands. A read that panics fails
+    /// (rather than leave its callers waiting on a poisoned flight).
+    fn fly<F>(cache: Weak<Self>, id: (K, i64), number: u64, load: F) -> Flight<V>
     where
         F: Future<Output = Result<Timed<V>>> + Send + 'static,
     {
         async move {
-            let out = load.await;
+            let out = AssertUnwindSafe(load).catch_unwind().await.unwrap_or(Err(Error::Storage));
             if let Some(cache) = cache.upgrade() {
-                cache.land(id, &out);
+                cache.land(id, number, &out);
             }
             out
         }
@@ -110,15 +128,22 @@ where
         .shared()
     }
 
-    fn land(&self, (key, version): (K, i64), out: &Result<Timed<V>>) {
+    /// Ends flight `number` and keeps what it read, unless a newer version is kept already.
+    fn land(&self, (key, version): (K, i64), number: u64, out: &Result<Timed<V>>) {
         let Ok(mut state) = self.state.lock() else { return };
-        state.flights.remove(&(key.clone(), version));
-        if let Ok((value, valid_until)) = out {
-            if state.entries.len() >= self.max_entries {
-                state.entries.clear();
-            }
-            state.entries.insert(key, Versioned { version, valid_until: *valid_until, value: value.clone() });
+        let id = (key, version);
+        if state.flights.get(&id).is_some_and(|flying| flying.number == number) {
+            state.flights.remove(&id);
         }
+        let (key, version) = id;
+        let Ok((value, valid_until)) = out else { return };
+        if state.entries.get(&key).is_some_and(|kept| kept.version > version) {
+            return;
+        }
+        let dropped = (state.entries.len() >= self.max_entries).then(|| std::mem::take(&mut state.entries));
+        state.entries.insert(key, Versioned { version, valid_until: *valid_until, value: value.clone() });
+        drop(state);
+        drop(dropped);
     }
 }
 
@@ -134,7 +159,6 @@ mod tests {
     use futures::executor::block_on;
 
     use super::*;
-    use crate::error::Error;
 
     /// A read that counts itself and answers `value`, valid until `until`, once `go` fires.
     fn read(
@@ -158,23 +182,35 @@ mod tests {
         read(reads, rx, Ok(value), None)
     }
 
+    /// Two callers missing `key` together, at version `.0` and instant `.1`, each with its own
+    /// read of the value `.2` valid until `.3`; both reads held until both callers wait.
+    fn together(
+        cache: &Arc<VersionedCache<&'static str, u32>>,
+        reads: &Arc<AtomicUsize>,
+        key: &'static str,
+        a: (i64, Millis, Result<u32>, Option<Millis>),
+        b: (i64, Millis, Result<u32>, Option<Millis>),
+    ) -> (Result<u32>, Result<u32>) {
+        let ((go_a, wait_a), (go_b, wait_b)) = (oneshot::channel(), oneshot::channel());
+        let (a, b, ()) = block_on(async {
+            futures::join!(
+                cache.get_or_load(key, a.0, a.1, read(reads, wait_a, a.2, a.3)),
+                cache.get_or_load(key, b.0, b.1, read(reads, wait_b, b.2, b.3)),
+                async {
+                    let _ = go_a.send(());
+                    let _ = go_b.send(());
+                },
+            )
+        });
+        (a, b)
+    }
+
     #[test]
     fn callers_missing_together_share_one_read() {
         let cache = Arc::new(VersionedCache::<&str, u32>::new(8));
         let reads = Arc::new(AtomicUsize::new(0));
-        let ((go, wait), (go_too, wait_too)) = (oneshot::channel(), oneshot::channel());
         // The second caller's own read must not run.
-        let (a, b, ()) = block_on(async {
-            futures::join!(
-                cache.get_or_load("page", 1, 0, read(&reads, wait, Ok(7), None)),
-                cache.get_or_load("page", 1, 0, read(&reads, wait_too, Ok(8), None)),
-                async {
-                    go.send(()).unwrap();
-                    let _ = go_too.send(());
-                },
-            )
-        });
-        assert_eq!((a, b), (Ok(7), Ok(7)));
+        assert_eq!(together(&cache, &reads, "page", (1, 0, Ok(7), None), (1, 0, Ok(8), None)), (Ok(7), Ok(7)));
         assert_eq!(reads.load(Ordering::SeqCst), 1);
         // Kept: the next caller reads nothing; another version reads again.
         assert_eq!(block_on(cache.get_or_load("page", 1, 0, ready(&reads, 9))), Ok(7));
@@ -187,18 +223,8 @@ mod tests {
     fn an_error_is_shared_but_not_kept() {
         let cache = Arc::new(VersionedCache::<&str, u32>::new(8));
         let reads = Arc::new(AtomicUsize::new(0));
-        let ((go, wait), (go_too, wait_too)) = (oneshot::channel(), oneshot::channel());
-        let (a, b, ()) = block_on(async {
-            futures::join!(
-                cache.get_or_load("page", 1, 0, read(&reads, wait, Err(Error::Storage), None)),
-                cache.get_or_load("page", 1, 0, read(&reads, wait_too, Ok(8), None)),
-                async {
-                    go.send(()).unwrap();
-                    let _ = go_too.send(());
-                },
-            )
-        });
-        assert_eq!((a, b), (Err(Error::Storage), Err(Error::Storage)));
+        let both = together(&cache, &reads, "page", (1, 0, Err(Error::Storage), None), (1, 0, Ok(8), None));
+        assert_eq!(both, (Err(Error::Storage), Err(Error::Storage)));
         assert_eq!(block_on(cache.get_or_load("page", 1, 0, ready(&reads, 9))), Ok(9));
         assert_eq!(reads.load(Ordering::SeqCst), 2);
     }
@@ -219,28 +245,52 @@ mod tests {
     fn a_caller_later_than_the_shared_read_ends_reads_alone() {
         let cache = Arc::new(VersionedCache::<&str, u32>::new(8));
         let reads = Arc::new(AtomicUsize::new(0));
-        let (go, wait) = oneshot::channel();
-        let (a, b, ()) = block_on(async {
-            futures::join!(
-                cache.get_or_load("tags", 1, 100, read(&reads, wait, Ok(1), Some(150))),
-                cache.get_or_load("tags", 1, 160, ready(&reads, 2)),
-                async { go.send(()).unwrap() },
-            )
-        });
-        assert_eq!((a, b), (Ok(1), Ok(2)));
+        assert_eq!(together(&cache, &reads, "tags", (1, 100, Ok(1), Some(150)), (1, 160, Ok(2), None)), (Ok(1), Ok(2)));
         assert_eq!(reads.load(Ordering::SeqCst), 2);
     }
 
     #[test]
-    fn a_read_left_by_its_callers_is_taken_up() {
+    fn callers_at_another_version_read_their_own() {
+        let cache = Arc::new(VersionedCache::<&str, u32>::new(8));
+        let reads = Arc::new(AtomicUsize::new(0));
+        // The read at version 2 lands first.
+        assert_eq!(together(&cache, &reads, "page", (2, 0, Ok(8), None), (1, 0, Ok(7), None)), (Ok(8), Ok(7)));
+        assert_eq!(reads.load(Ordering::SeqCst), 2);
+        // The newer version is kept.
+        assert_eq!(block_on(cache.get_or_load("page", 2, 0, ready(&reads, 9))), Ok(8));
+        assert_eq!(reads.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn a_read_left_by_all_its_callers_is_dropped() {
         let cache = Arc::new(VersionedCache::<&str, u32>::new(8));
         let reads = Arc::new(AtomicUsize::new(0));
         let (go, wait) = oneshot::channel();
-        // Polled once, then dropped: the read is under way with no caller.
+        // Polled once, then dropped: nothing holds the read any more (its end of the channel
+        // is gone), and the next caller reads anew.
         let first = cache.get_or_load("page", 1, 0, read(&reads, wait, Ok(5), None));
         assert!(block_on(futures::future::poll_immediate(Box::pin(first))).is_none());
-        go.send(()).unwrap();
-        assert_eq!(block_on(cache.get_or_load("page", 1, 0, ready(&reads, 6))), Ok(5));
-        assert_eq!(reads.load(Ordering::SeqCst), 1);
+        assert!(go.send(()).is_err());
+        assert_eq!(block_on(cache.get_or_load("page", 1, 0, ready(&reads, 6))), Ok(6));
+        assert_eq!(reads.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn a_read_that_panics_fails_every_caller_and_is_not_kept() {
+        let cache = Arc::new(VersionedCache::<&str, u32>::new(8));
+        let reads = Arc::new(AtomicUsize::new(0));
+        let (go, wait) = oneshot::channel::<()>();
+        let panicking = async move {
+            let _ = wait.await;
+            panic!("a read that panics")
+        };
+        let joining = ready(&reads, 2);
+        let (a, b, ()) = block_on(async {
+            futures::join!(cache.get_or_load("page", 1, 0, panicking), cache.get_or_load("page", 1, 0, joining), async {
+                let _ = go.send(());
+            })
+        });
+        assert_eq!((a, b), (Err(Error::Storage), Err(Error::Storage)));
+        assert_eq!(block_on(cache.get_or_load("page", 1, 0, ready(&reads, 3))), Ok(3));
     }
 }
