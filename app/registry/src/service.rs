@@ -573,8 +573,10 @@ impl Registry {
         let rows = match q.only_active {
             true => self.history_page(repo, q).await?,
             false => {
-                let (this, repo_, q_) = (self.clone(), repo.clone(), q.clone());
-                let read = async move { Ok((this.history_page(&repo_, &q_).await?, None)) };
+                let read = || {
+                    let (this, repo, q) = (self.clone(), repo.clone(), q.clone());
+                    async move { Ok((this.history_page(&repo, &q).await?, None)) }
+                };
                 self.histories.get_or_load((repo.id, q.clone()), repo.tag_version, 0, read).await?
             }
         };
@@ -1268,11 +1270,13 @@ impl Registry {
         let n = n.unwrap_or(MAX_LIST).clamp(1, MAX_LIST);
         let now = self.clock.now_ms();
         let key = (repo.id, last.map(str::to_owned), n);
-        let (store, last) = (self.store.clone(), last.map(str::to_owned));
-        let read = async move {
-            let (names, next_end) = store.tag_names(repo.id, last.as_deref(), n + 1, now).await?;
-            let (names, more) = truncated(names, n);
-            Ok(((Arc::new(names), more), next_end))
+        let read = || {
+            let (store, last) = (self.store.clone(), last.map(str::to_owned));
+            async move {
+                let (names, next_end) = store.tag_names(repo.id, last.as_deref(), n + 1, now).await?;
+                let (names, more) = truncated(names, n);
+                Ok(((Arc::new(names), more), next_end))
+            }
         };
         self.tag_lists.get_or_load(key, repo.tag_version, now, read).await
     }

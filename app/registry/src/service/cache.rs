@@ -69,17 +69,18 @@ where
         Self { state: Mutex::new(state), max_entries }
     }
 
-    /// The value cached for `key` at `version` and valid at `now`; otherwise `load`'s, which
-    /// answers the value and until when it is valid. Read it after the version: a change in
+    /// The value cached for `key` at `version` and valid at `now`; otherwise the read `load`
+    /// makes (called only then), which answers the value and until when it is valid. Read it after the version: a change in
     /// between is then cached under the older version, and so never served once the newer one is
     /// seen. When a read of `key` at `version` is under way, its result is awaited instead of
     /// running `load` (an error too; errors are not kept).
-    pub(super) async fn get_or_load<F>(self: &Arc<Self>, key: K, version: i64, now: Millis, load: F) -> Result<V>
+    pub(super) async fn get_or_load<L, F>(self: &Arc<Self>, key: K, version: i64, now: Millis, load: L) -> Result<V>
     where
+        L: FnOnce() -> F,
         F: Future<Output = Result<Timed<V>>> + Send + 'static,
     {
         let (step, dropped) = {
-            let Ok(mut state) = self.state.lock() else { return Ok(load.await?.0) };
+            let Ok(mut state) = self.state.lock() else { return Ok(load().await?.0) };
             if let Some(hit) = state.entries.get(&key).filter(|hit| hit.version == version && valid(hit.valid_until, now)) {
                 return Ok(hit.value.clone());
             }
@@ -89,7 +90,7 @@ where
                 None => {
                     state.flights_started += 1;
                     let number = state.flights_started;
-                    let flight = Self::fly(Arc::downgrade(self), id.clone(), number, load);
+                    let flight = Self::fly(Arc::downgrade(self), id.clone(), number, load());
                     // Dropped once the lock is let go.
                     let dropped = (state.flights.len() >= self.max_entries).then(|| std::mem::take(&mut state.flights));
                     if let Some(read) = flight.downgrade() {
@@ -105,7 +106,7 @@ where
             Step::Join(flight, load) => match flight.await? {
                 // A read for an instant before `now` that ended since (a tag expired
                 // meanwhile): read again, alone.
-                (_, until) if !valid(until, now) => Ok(load.await?.0),
+                (_, until) if !valid(until, now) => Ok(load().await?.0),
                 (value, _) => Ok(value),
             },
         }
@@ -194,8 +195,8 @@ mod tests {
         let ((go_a, wait_a), (go_b, wait_b)) = (oneshot::channel(), oneshot::channel());
         let (a, b, ()) = block_on(async {
             futures::join!(
-                cache.get_or_load(key, a.0, a.1, read(reads, wait_a, a.2, a.3)),
-                cache.get_or_load(key, b.0, b.1, read(reads, wait_b, b.2, b.3)),
+                cache.get_or_load(key, a.0, a.1, || read(reads, wait_a, a.2, a.3)),
+                cache.get_or_load(key, b.0, b.1, || read(reads, wait_b, b.2, b.3)),
                 async {
                     let _ = go_a.send(());
                     let _ = go_b.send(());
@@ -213,9 +214,9 @@ mod tests {
         assert_eq!(together(&cache, &reads, "page", (1, 0, Ok(7), None), (1, 0, Ok(8), None)), (Ok(7), Ok(7)));
         assert_eq!(reads.load(Ordering::SeqCst), 1);
         // Kept: the next caller reads nothing; another version reads again.
-        assert_eq!(block_on(cache.get_or_load("page", 1, 0, ready(&reads, 9))), Ok(7));
+        assert_eq!(block_on(cache.get_or_load("page", 1, 0, || ready(&reads, 9))), Ok(7));
         assert_eq!(reads.load(Ordering::SeqCst), 1);
-        assert_eq!(block_on(cache.get_or_load("page", 2, 0, ready(&reads, 9))), Ok(9));
+        assert_eq!(block_on(cache.get_or_load("page", 2, 0, || ready(&reads, 9))), Ok(9));
         assert_eq!(reads.load(Ordering::SeqCst), 2);
     }
 
@@ -225,7 +226,7 @@ mod tests {
         let reads = Arc::new(AtomicUsize::new(0));
         let both = together(&cache, &reads, "page", (1, 0, Err(Error::Storage), None), (1, 0, Ok(8), None));
         assert_eq!(both, (Err(Error::Storage), Err(Error::Storage)));
-        assert_eq!(block_on(cache.get_or_load("page", 1, 0, ready(&reads, 9))), Ok(9));
+        assert_eq!(block_on(cache.get_or_load("page", 1, 0, || ready(&reads, 9))), Ok(9));
         assert_eq!(reads.load(Ordering::SeqCst), 2);
     }
 
@@ -235,9 +236,9 @@ mod tests {
         let reads = Arc::new(AtomicUsize::new(0));
         let (go, wait) = oneshot::channel();
         let _ = go.send(());
-        assert_eq!(block_on(cache.get_or_load("tags", 1, 100, read(&reads, wait, Ok(1), Some(200)))), Ok(1));
-        assert_eq!(block_on(cache.get_or_load("tags", 1, 199, ready(&reads, 2))), Ok(1));
-        assert_eq!(block_on(cache.get_or_load("tags", 1, 200, ready(&reads, 3))), Ok(3));
+        assert_eq!(block_on(cache.get_or_load("tags", 1, 100, || read(&reads, wait, Ok(1), Some(200)))), Ok(1));
+        assert_eq!(block_on(cache.get_or_load("tags", 1, 199, || ready(&reads, 2))), Ok(1));
+        assert_eq!(block_on(cache.get_or_load("tags", 1, 200, || ready(&reads, 3))), Ok(3));
         assert_eq!(reads.load(Ordering::SeqCst), 2);
     }
 
@@ -257,7 +258,7 @@ mod tests {
         assert_eq!(together(&cache, &reads, "page", (2, 0, Ok(8), None), (1, 0, Ok(7), None)), (Ok(8), Ok(7)));
         assert_eq!(reads.load(Ordering::SeqCst), 2);
         // The newer version is kept.
-        assert_eq!(block_on(cache.get_or_load("page", 2, 0, ready(&reads, 9))), Ok(8));
+        assert_eq!(block_on(cache.get_or_load("page", 2, 0, || ready(&reads, 9))), Ok(8));
         assert_eq!(reads.load(Ordering::SeqCst), 2);
     }
 
@@ -268,10 +269,10 @@ mod tests {
         let (go, wait) = oneshot::channel();
         // Polled once, then dropped: nothing holds the read any more (its end of the channel
         // is gone), and the next caller reads anew.
-        let first = cache.get_or_load("page", 1, 0, read(&reads, wait, Ok(5), None));
+        let first = cache.get_or_load("page", 1, 0, || read(&reads, wait, Ok(5), None));
         assert!(block_on(futures::future::poll_immediate(Box::pin(first))).is_none());
         assert!(go.send(()).is_err());
-        assert_eq!(block_on(cache.get_or_load("page", 1, 0, ready(&reads, 6))), Ok(6));
+        assert_eq!(block_on(cache.get_or_load("page", 1, 0, || ready(&reads, 6))), Ok(6));
         assert_eq!(reads.load(Ordering::SeqCst), 2);
     }
 
@@ -286,11 +287,11 @@ mod tests {
         };
         let joining = ready(&reads, 2);
         let (a, b, ()) = block_on(async {
-            futures::join!(cache.get_or_load("page", 1, 0, panicking), cache.get_or_load("page", 1, 0, joining), async {
+            futures::join!(cache.get_or_load("page", 1, 0, || panicking), cache.get_or_load("page", 1, 0, || joining), async {
                 let _ = go.send(());
             })
         });
         assert_eq!((a, b), (Err(Error::Storage), Err(Error::Storage)));
-        assert_eq!(block_on(cache.get_or_load("page", 1, 0, ready(&reads, 3))), Ok(3));
+        assert_eq!(block_on(cache.get_or_load("page", 1, 0, || ready(&reads, 3))), Ok(3));
     }
 }
