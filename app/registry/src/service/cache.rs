@@ -70,10 +70,10 @@ where
     }
 
     /// The value cached for `key` at `version` and valid at `now`; otherwise the read `load`
-    /// makes (called only then), which answers the value and until when it is valid. Read it after the version: a change in
-    /// between is then cached under the older version, and so never served once the newer one is
-    /// seen. When a read of `key` at `version` is under way, its result is awaited instead of
-    /// running `load` (an error too; errors are not kept).
+    /// makes (called only then), which answers the value and until when it is valid. Read it
+    /// after the version: a change in between is then cached under the older version, and so
+    /// never served once the newer one is seen. When a read of `key` at `version` is under way,
+    /// its result is awaited instead of making another (an error too; errors are not kept).
     pub(super) async fn get_or_load<L, F>(self: &Arc<Self>, key: K, version: i64, now: Millis, load: L) -> Result<V>
     where
         L: FnOnce() -> F,
@@ -91,8 +91,7 @@ where
                     state.flights_started += 1;
                     let number = state.flights_started;
                     let flight = Self::fly(Arc::downgrade(self), id.clone(), number, load());
-                    // Dropped once the lock is let go.
-                    let dropped = (state.flights.len() >= self.max_entries).then(|| std::mem::take(&mut state.flights));
+                    let dropped = take_if_full(&mut state.flights, self.max_entries);
                     if let Some(read) = flight.downgrade() {
                         state.flights.insert(id, Flying { number, read });
                     }
@@ -130,18 +129,16 @@ where
     }
 
     /// Ends flight `number` and keeps what it read, unless a newer version is kept already.
-    fn land(&self, (key, version): (K, i64), number: u64, out: &Result<Timed<V>>) {
+    fn land(&self, id: (K, i64), number: u64, out: &Result<Timed<V>>) {
         let Ok(mut state) = self.state.lock() else { return };
-        let id = (key, version);
         if state.flights.get(&id).is_some_and(|flying| flying.number == number) {
             state.flights.remove(&id);
         }
-        let (key, version) = id;
-        let Ok((value, valid_until)) = out else { return };
+        let ((key, version), Ok((value, valid_until))) = (id, out) else { return };
         if state.entries.get(&key).is_some_and(|kept| kept.version > version) {
             return;
         }
-        let dropped = (state.entries.len() >= self.max_entries).then(|| std::mem::take(&mut state.entries));
+        let dropped = take_if_full(&mut state.entries, self.max_entries);
         state.entries.insert(key, Versioned { version, valid_until: *valid_until, value: value.clone() });
         drop(state);
         drop(dropped);
@@ -150,6 +147,12 @@ where
 
 fn valid(until: Option<Millis>, now: Millis) -> bool {
     until.is_none_or(|t| now < t)
+}
+
+/// A full map starts again empty: its old contents, for the caller to drop once it has let go
+/// of the lock (dropping a read can take a while).
+fn take_if_full<K, T>(map: &mut HashMap<K, T>, max_entries: usize) -> Option<HashMap<K, T>> {
+    (map.len() >= max_entries).then(|| std::mem::take(map))
 }
 
 #[cfg(test)]
@@ -175,6 +178,11 @@ mod tests {
             value.map(|v| (v, until))
         }
         .boxed()
+    }
+
+    /// An empty cache and a count of the reads made for it.
+    fn fresh() -> (Arc<VersionedCache<&'static str, u32>>, Arc<AtomicUsize>) {
+        (Arc::new(VersionedCache::new(8)), Arc::new(AtomicUsize::new(0)))
     }
 
     fn ready(reads: &Arc<AtomicUsize>, value: u32) -> BoxFuture<'static, Result<Timed<u32>>> {
@@ -208,8 +216,7 @@ mod tests {
 
     #[test]
     fn callers_missing_together_share_one_read() {
-        let cache = Arc::new(VersionedCache::<&str, u32>::new(8));
-        let reads = Arc::new(AtomicUsize::new(0));
+        let (cache, reads) = fresh();
         // The second caller's own read must not run.
         assert_eq!(together(&cache, &reads, "page", (1, 0, Ok(7), None), (1, 0, Ok(8), None)), (Ok(7), Ok(7)));
         assert_eq!(reads.load(Ordering::SeqCst), 1);
@@ -222,8 +229,7 @@ mod tests {
 
     #[test]
     fn an_error_is_shared_but_not_kept() {
-        let cache = Arc::new(VersionedCache::<&str, u32>::new(8));
-        let reads = Arc::new(AtomicUsize::new(0));
+        let (cache, reads) = fresh();
         let both = together(&cache, &reads, "page", (1, 0, Err(Error::Storage), None), (1, 0, Ok(8), None));
         assert_eq!(both, (Err(Error::Storage), Err(Error::Storage)));
         assert_eq!(block_on(cache.get_or_load("page", 1, 0, || ready(&reads, 9))), Ok(9));
@@ -232,8 +238,7 @@ mod tests {
 
     #[test]
     fn a_value_is_served_until_it_ends() {
-        let cache = Arc::new(VersionedCache::<&str, u32>::new(8));
-        let reads = Arc::new(AtomicUsize::new(0));
+        let (cache, reads) = fresh();
         let (go, wait) = oneshot::channel();
         let _ = go.send(());
         assert_eq!(block_on(cache.get_or_load("tags", 1, 100, || read(&reads, wait, Ok(1), Some(200)))), Ok(1));
@@ -244,16 +249,14 @@ mod tests {
 
     #[test]
     fn a_caller_later_than_the_shared_read_ends_reads_alone() {
-        let cache = Arc::new(VersionedCache::<&str, u32>::new(8));
-        let reads = Arc::new(AtomicUsize::new(0));
+        let (cache, reads) = fresh();
         assert_eq!(together(&cache, &reads, "tags", (1, 100, Ok(1), Some(150)), (1, 160, Ok(2), None)), (Ok(1), Ok(2)));
         assert_eq!(reads.load(Ordering::SeqCst), 2);
     }
 
     #[test]
     fn callers_at_another_version_read_their_own() {
-        let cache = Arc::new(VersionedCache::<&str, u32>::new(8));
-        let reads = Arc::new(AtomicUsize::new(0));
+        let (cache, reads) = fresh();
         // The read at version 2 lands first.
         assert_eq!(together(&cache, &reads, "page", (2, 0, Ok(8), None), (1, 0, Ok(7), None)), (Ok(8), Ok(7)));
         assert_eq!(reads.load(Ordering::SeqCst), 2);
@@ -264,8 +267,7 @@ mod tests {
 
     #[test]
     fn a_read_left_by_all_its_callers_is_dropped() {
-        let cache = Arc::new(VersionedCache::<&str, u32>::new(8));
-        let reads = Arc::new(AtomicUsize::new(0));
+        let (cache, reads) = fresh();
         let (go, wait) = oneshot::channel();
         // Polled once, then dropped: nothing holds the read any more (its end of the channel
         // is gone), and the next caller reads anew.
@@ -278,8 +280,7 @@ mod tests {
 
     #[test]
     fn a_read_that_panics_fails_every_caller_and_is_not_kept() {
-        let cache = Arc::new(VersionedCache::<&str, u32>::new(8));
-        let reads = Arc::new(AtomicUsize::new(0));
+        let (cache, reads) = fresh();
         let (go, wait) = oneshot::channel::<()>();
         let panicking = async move {
             let _ = wait.await;
